@@ -1,0 +1,80 @@
+using System.Runtime.InteropServices;
+using CompactAI.Threading;
+
+namespace CompactAI.Tensors;
+
+/// <summary>
+/// The matrix–vector / matrix–matrix driver: Y[b, r] = Σ_c W[r, c] · X[b, c].
+/// It quantizes the activations once into the weight format's activation type, then splits weight rows across the
+/// worker pool; each weight row is reused for every batch row while it is hot in cache. The per-format maths lives in
+/// <see cref="TensorFormat.Dot"/>. One instance per session: it owns its activation scratch buffer.
+/// </summary>
+internal sealed unsafe class MatMul : IParallelJob
+{
+    private readonly WorkerPool _pool;
+    private byte[] _activations = Array.Empty<byte>();
+
+    // Per-dispatch state (set by Compute, read by Execute on the workers).
+    private WeightMatrix _w;
+    private byte* _act;
+    private long _actRowBytes;
+    private float* _y;
+    private int _batch;
+
+    public MatMul(WorkerPool pool) => _pool = pool;
+
+    /// <summary>Y (batch × W.Rows) = X (batch × W.Columns) · Wᵀ.</summary>
+    public void Compute(in WeightMatrix w, ReadOnlySpan<float> x, int batch, Span<float> y)
+    {
+        if (x.Length < batch * w.Columns) throw new ArgumentException($"Input holds {x.Length} values, needs {batch}×{w.Columns}.", nameof(x));
+        if (y.Length < batch * w.Rows) throw new ArgumentException($"Output holds {y.Length} values, needs {batch}×{w.Rows}.", nameof(y));
+        var actFormat = TensorFormat.For(w.Format.ActivationType);
+        long actRowBytes = actFormat.RowBytes(w.Columns);
+        fixed (float* px = x)
+        fixed (float* py = y)
+        {
+            if (w.Format.ActivationType == GgmlType.F32)
+            {
+                Dispatch(w, (byte*)px, actRowBytes, py, batch);
+                return;
+            }
+            long needed = actRowBytes * batch;
+            if (_activations.Length < needed) _activations = GC.AllocateUninitializedArray<byte>((int)needed, pinned: true);
+            for (int b = 0; b < batch; b++)
+            {
+                actFormat.Quantize(new ReadOnlySpan<float>(px + (long)b * w.Columns, w.Columns), _activations.AsSpan((int)(b * actRowBytes), (int)actRowBytes));
+            }
+            fixed (byte* pa = _activations) Dispatch(w, pa, actRowBytes, py, batch);
+        }
+    }
+
+    private void Dispatch(in WeightMatrix w, byte* act, long actRowBytes, float* y, int batch)
+    {
+        _w = w;
+        _act = act;
+        _actRowBytes = actRowBytes;
+        _y = y;
+        _batch = batch;
+        // Rows are cheap for tiny models: keep at least ~16K multiply-adds per chunk so dispatch costs stay small.
+        int minRows = Math.Max(1, 16384 / Math.Max(1, w.Columns * batch));
+        _pool.Run(this, w.Rows, minRows);
+        _act = null;
+        _y = null;
+    }
+
+    public void Execute(int start, int end)
+    {
+        var w = _w;
+        var format = w.Format;
+        int n = w.Columns, rows = w.Rows;
+        for (int r = start; r < end; r++)
+        {
+            var row = w.Row(r);
+            for (int b = 0; b < _batch; b++)
+            {
+                var act = new ReadOnlySpan<byte>(_act + b * _actRowBytes, (int)_actRowBytes);
+                _y[(long)b * rows + r] = format.Dot(row, act, n);
+            }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+namespace CompactAI.Tensors;
+
+/// <summary>
+/// The maths of one tensor element/block format: how a row of weights dequantizes, how floats quantize into it,
+/// and the dot product of a weight row with an activation row prepared in <see cref="ActivationType"/>.
+/// One sealed subclass per format (<c>Formats/*.cs</c>); the matmul driver owns threading, batching and dispatch.
+/// </summary>
+/// <remarks>Implementations are stateless and thread-safe. Inner loops assume lengths were validated by the caller.</remarks>
+internal abstract class TensorFormat
+{
+    protected TensorFormat(GgmlType type)
+    {
+        Type = type;
+        BlockSize = GgmlTypeInfo.BlockSize(type);
+        BlockBytes = GgmlTypeInfo.BlockBytes(type);
+    }
+
+    /// <summary>The format.</summary>
+    public GgmlType Type { get; }
+
+    /// <summary>Elements per block.</summary>
+    public int BlockSize { get; }
+
+    /// <summary>Bytes per block.</summary>
+    public int BlockBytes { get; }
+
+    /// <summary>
+    /// The format activations are converted to before <see cref="Dot"/>: <see cref="GgmlType.F32"/> for float formats,
+    /// <see cref="GgmlType.Q8_0"/> or <see cref="GgmlType.Q8_K"/> for quantized ones (integer dot products).
+    /// </summary>
+    public virtual GgmlType ActivationType => GgmlType.F32;
+
+    /// <summary>Whether <see cref="Quantize"/> is implemented.</summary>
+    public virtual bool CanQuantize => false;
+
+    /// <summary>Bytes taken by <paramref name="elements"/> elements (a whole number of blocks).</summary>
+    public long RowBytes(long elements) => elements / BlockSize * BlockBytes;
+
+    /// <summary>Expands <c>dst.Length</c> elements from <paramref name="src"/>.</summary>
+    public abstract void Dequantize(ReadOnlySpan<byte> src, Span<float> dst);
+
+    /// <summary>Encodes <paramref name="src"/> (a whole number of blocks) into <paramref name="dst"/>, as llama.cpp's reference quantizer does.</summary>
+    public virtual void Quantize(ReadOnlySpan<float> src, Span<byte> dst) =>
+        throw new NotSupportedException($"Quantizing to {Type} is not supported.");
+
+    /// <summary>
+    /// Σ w[i]·a[i] over <paramref name="n"/> elements, where <paramref name="weights"/> is a row in this format and
+    /// <paramref name="activations"/> the same-length row in <see cref="ActivationType"/>.
+    /// </summary>
+    public abstract float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n);
+
+    private static readonly Dictionary<GgmlType, TensorFormat> s_formats = new();
+    private static readonly Lock s_lock = new();
+
+    /// <summary>Registers a format implementation (the last registration of a type wins: native kernels override managed ones).</summary>
+    internal static void Register(TensorFormat format)
+    {
+        lock (s_lock) s_formats[format.Type] = format;
+    }
+
+    /// <summary>True when this engine can compute with <paramref name="type"/>.</summary>
+    public static bool IsSupported(GgmlType type)
+    {
+        EnsureBuiltIns();
+        lock (s_lock) return s_formats.ContainsKey(type);
+    }
+
+    /// <summary>The implementation of <paramref name="type"/>.</summary>
+    /// <exception cref="NotSupportedException">The type is known to GGUF but not implemented here; the message names it.</exception>
+    public static TensorFormat For(GgmlType type)
+    {
+        EnsureBuiltIns();
+        lock (s_lock)
+        {
+            if (s_formats.TryGetValue(type, out var f)) return f;
+            var supported = string.Join(", ", s_formats.Keys.OrderBy(k => (uint)k));
+            throw new NotSupportedException($"Tensor type {type} (id {(uint)type}) is not supported by CompactAI. Supported types: {supported}.");
+        }
+    }
+
+    private static volatile bool s_builtInsRegistered;
+
+    private static void EnsureBuiltIns()
+    {
+        if (s_builtInsRegistered) return;
+        lock (s_lock)
+        {
+            if (s_builtInsRegistered) return;
+            foreach (var f in Formats.BuiltInFormats.Create()) s_formats[f.Type] = f;
+            s_builtInsRegistered = true;
+        }
+    }
+}
