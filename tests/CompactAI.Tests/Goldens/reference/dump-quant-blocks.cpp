@@ -4,8 +4,7 @@
 // scripts/build-llama-cpp.sh (which lives outside the repository):
 //
 //   L=${LLAMA_CPP_DIR:-$HOME/.cache/compactai/llama.cpp}
-//   g++ -O2 -std=c++17 dump-quant-blocks.cpp -I$L/ggml/include -L$L/build/bin -lggml-base -lggml-cpu \
-//       -Wl,-rpath,$L/build/bin -o /tmp/compactai-ref/dump-quant-blocks
+//   g++ -O2 -std=c++17 dump-quant-blocks.cpp -I$L/ggml/include -L$L/build/bin -lggml-base -lggml-cpu -Wl,-rpath,$L/build/bin -o /tmp/compactai-ref/dump-quant-blocks
 //   /tmp/compactai-ref/dump-quant-blocks > ../quant-blocks.json
 //
 // Input: x[i] = sinf(i*0.37f) * (1 + (i%7)) * 0.5f, i = 0..511 (float32, computed with sinf).
