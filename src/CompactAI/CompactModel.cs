@@ -1,0 +1,100 @@
+using CompactAI.Gguf;
+using CompactAI.Inference;
+using CompactAI.Models;
+using CompactAI.Tokenization;
+
+namespace CompactAI;
+
+/// <summary>
+/// A loaded GGUF model: its configuration, tokenizer and memory-mapped weights. Load once, share across threads,
+/// and create an <see cref="InferenceSession"/> per conversation.
+/// </summary>
+/// <example>
+/// <code>
+/// using var model = await CompactModel.LoadAsync("stories260K.gguf");
+/// using var session = model.CreateSession();
+/// await foreach (var token in session.GenerateAsync("Once upon a time", new() { Sampling = SamplingOptions.Greedy }))
+///     Console.Write(token.Text);
+/// </code>
+/// </example>
+/// <remarks>Thread-safe. Disposing the model unmaps the weights: dispose its sessions first.</remarks>
+public sealed class CompactModel : IDisposable
+{
+    /// <summary>The architectures this engine runs.</summary>
+    public static IReadOnlyList<string> SupportedArchitectures { get; } = ["llama"];
+
+    private readonly GgufFile _file;
+
+    private CompactModel(GgufFile file, CompactModelOptions options)
+    {
+        _file = file;
+        Options = options;
+        string arch = file.Metadata.GetString("general.architecture");
+        if (!SupportedArchitectures.Contains(arch))
+            throw new NotSupportedException($"Model architecture '{arch}' is not supported. Supported architectures: {string.Join(", ", SupportedArchitectures)}.");
+        Config = ModelConfig.FromGguf(file);
+        Tokenizer = ModelTokenizer.FromGguf(file);
+        if (Tokenizer.VocabularySize != Config.VocabularySize)
+            throw new GgufFormatException($"the tokenizer has {Tokenizer.VocabularySize} tokens but token_embd.weight has {Config.VocabularySize} rows", "tokenizer.ggml.tokens", -1, file.FilePath);
+        Weights = ModelWeights.Load(file, Config);
+    }
+
+    /// <summary>The model's hyper-parameters.</summary>
+    public ModelConfig Config { get; }
+
+    /// <summary>The model's tokenizer.</summary>
+    public ModelTokenizer Tokenizer { get; }
+
+    /// <summary>The options the model was loaded with.</summary>
+    public CompactModelOptions Options { get; }
+
+    /// <summary>The GGUF metadata.</summary>
+    public GgufMetadata Metadata => _file.Metadata;
+
+    /// <summary>The file the model was loaded from.</summary>
+    public string? FilePath => _file.FilePath;
+
+    /// <summary>The size of the model file in bytes.</summary>
+    public long FileSize => _file.Length;
+
+    internal ModelWeights Weights { get; }
+
+    internal GgufFile File => _file;
+
+    /// <summary>Loads a model from a GGUF file (memory-mapped; the weights are not copied).</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="GgufFormatException">The file is malformed or misses a required key or tensor.</exception>
+    /// <exception cref="NotSupportedException">The architecture, tokenizer or a tensor type is not supported (the message names it).</exception>
+    public static CompactModel Load(string path, CompactModelOptions? options = null)
+    {
+        options ??= new CompactModelOptions();
+        options.Validate();
+        var file = GgufFile.Open(path);
+        try
+        {
+            return new CompactModel(file, options);
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Loads a model on a background thread; see <see cref="Load"/>.</summary>
+    public static Task<CompactModel> LoadAsync(string path, CompactModelOptions? options = null, CancellationToken cancellationToken = default) =>
+        Task.Run(() => Load(path, options), cancellationToken);
+
+    /// <summary>Creates a session with its own KV cache.</summary>
+    /// <param name="contextSize">Context size in tokens (default: the load options', else the training context capped at 4096).</param>
+    public InferenceSession CreateSession(int? contextSize = null)
+    {
+        int ctx = contextSize ?? Options.ContextSize ?? Math.Min(Config.ContextLength, 4096);
+        ArgumentOutOfRangeException.ThrowIfLessThan(ctx, 1, nameof(contextSize));
+        int threads = Options.Threads ?? Environment.ProcessorCount;
+        return new InferenceSession(this, ctx, threads, Math.Min(Options.BatchSize, ctx));
+    }
+
+    /// <summary>Unmaps the model file.</summary>
+    public void Dispose() => _file.Dispose();
+}

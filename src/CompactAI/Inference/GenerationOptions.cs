@@ -1,0 +1,86 @@
+using CompactAI.Sampling;
+
+namespace CompactAI.Inference;
+
+/// <summary>Options for one generation.</summary>
+public sealed record GenerationOptions
+{
+    /// <summary>Most tokens to generate (the context size also bounds it).</summary>
+    public int MaxTokens { get; init; } = 256;
+
+    /// <summary>How tokens are chosen (default: llama.cpp's defaults; <see cref="SamplingOptions.Greedy"/> for argmax).</summary>
+    public SamplingOptions Sampling { get; init; } = new();
+
+    /// <summary>Generation stops when the text contains one of these; the stop string is not part of the output.</summary>
+    public IReadOnlyList<string> StopSequences { get; init; } = Array.Empty<string>();
+
+    /// <summary>Keep generating past end-of-generation tokens (for benchmarks).</summary>
+    public bool IgnoreEndOfSequence { get; init; }
+
+    /// <summary>Add the model's BOS token in front of a text prompt, as its metadata says (default true).</summary>
+    public bool AddSpecialTokens { get; init; } = true;
+
+    /// <summary>Recognise control-token texts (e.g. <c>&lt;|im_start|&gt;</c>) in a text prompt.</summary>
+    public bool ParseSpecialTokens { get; init; }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for invalid values.</summary>
+    public void Validate()
+    {
+        if (MaxTokens < 0) throw new ArgumentOutOfRangeException(nameof(MaxTokens), MaxTokens, "MaxTokens must not be negative.");
+        ArgumentNullException.ThrowIfNull(Sampling);
+        ArgumentNullException.ThrowIfNull(StopSequences);
+        Sampling.Validate();
+        foreach (var s in StopSequences)
+            if (string.IsNullOrEmpty(s)) throw new ArgumentException("Stop sequences must be non-empty.", nameof(StopSequences));
+    }
+}
+
+/// <summary>Why a generation ended.</summary>
+public enum FinishReason
+{
+    /// <summary>The model produced an end-of-generation token.</summary>
+    EndOfSequence,
+    /// <summary><see cref="GenerationOptions.MaxTokens"/> was reached.</summary>
+    MaxTokens,
+    /// <summary>A stop sequence appeared.</summary>
+    StopSequence,
+    /// <summary>The context window is full.</summary>
+    ContextFull,
+}
+
+/// <summary>The outcome of a completed generation.</summary>
+public sealed class GenerationResult
+{
+    internal GenerationResult(string text, IReadOnlyList<GeneratedToken> tokens, IReadOnlyList<int> promptTokens, FinishReason finishReason,
+        int promptTokensEvaluated, TimeSpan promptTime, TimeSpan generationTime)
+    {
+        Text = text;
+        Tokens = tokens;
+        PromptTokens = promptTokens;
+        FinishReason = finishReason;
+        PromptTokensEvaluated = promptTokensEvaluated;
+        PromptTime = promptTime;
+        GenerationTime = generationTime;
+    }
+
+    /// <summary>The generated text (without a matched stop sequence).</summary>
+    public string Text { get; }
+
+    /// <summary>The generated tokens with their probabilities.</summary>
+    public IReadOnlyList<GeneratedToken> Tokens { get; }
+
+    /// <summary>The prompt's tokens (with BOS when the model adds one).</summary>
+    public IReadOnlyList<int> PromptTokens { get; }
+
+    /// <summary>Why generation ended.</summary>
+    public FinishReason FinishReason { get; }
+
+    /// <summary>Prompt tokens actually run through the model (fewer than the prompt when a cached prefix was reused).</summary>
+    public int PromptTokensEvaluated { get; }
+
+    /// <summary>Time spent processing the prompt.</summary>
+    public TimeSpan PromptTime { get; }
+
+    /// <summary>Time spent generating.</summary>
+    public TimeSpan GenerationTime { get; }
+}

@@ -1,0 +1,329 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using CompactAI.Models;
+using CompactAI.Sampling;
+using CompactAI.Threading;
+
+namespace CompactAI.Inference;
+
+/// <summary>
+/// One sequence being generated with a <see cref="CompactModel"/>: its KV cache, prompt processing and decode loop.
+/// A new prompt reuses the longest cached prefix of the previous one, so a shared system prompt or an earlier chat turn
+/// is processed only once; the results are identical to a fresh session's.
+/// </summary>
+/// <remarks>
+/// A session serves one generation at a time (a second concurrent call throws <see cref="InvalidOperationException"/>);
+/// create one session per concurrent conversation. Sessions of one model run independently.
+/// </remarks>
+public sealed class InferenceSession : IDisposable
+{
+    private readonly CompactModel _model;
+    private readonly WorkerPool _pool;
+    private readonly Transformer _transformer;
+    private readonly KvCache _cache;
+    private readonly float[] _logits;
+    private readonly List<int> _tokens = new();
+    private int _busy;
+    private bool _disposed;
+
+    internal InferenceSession(CompactModel model, int contextSize, int threads, int batchSize)
+    {
+        _model = model;
+        var c = model.Config;
+        ContextSize = contextSize;
+        _pool = new WorkerPool(threads);
+        _transformer = new Transformer(c, model.Weights, _pool, batchSize);
+        _cache = new KvCache(c.BlockCount, contextSize, c.KvHeadCount * c.HeadDim, c.KvHeadCount * c.ValueDim);
+        _logits = new float[c.VocabularySize];
+    }
+
+    /// <summary>The model.</summary>
+    public CompactModel Model => _model;
+
+    /// <summary>Positions this session's context holds.</summary>
+    public int ContextSize { get; }
+
+    /// <summary>The tokens whose keys and values are in the cache, in order.</summary>
+    public IReadOnlyList<int> Tokens => _tokens;
+
+    /// <summary>Total tokens run through the model by this session (prompt and generated), for monitoring reuse.</summary>
+    public long TokensEvaluated { get; private set; }
+
+    /// <summary>Bytes held by the KV cache.</summary>
+    public long KvCacheBytes => _cache.SizeInBytes;
+
+    /// <summary>Forgets the cached tokens.</summary>
+    public void Reset() => _tokens.Clear();
+
+    /// <summary>Tokenizes <paramref name="prompt"/> and streams the generated tokens.</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between tokens and prompt batches).</exception>
+    public IAsyncEnumerable<GeneratedToken> GenerateAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        options ??= new GenerationOptions();
+        var tokens = _model.Tokenizer.Encode(prompt, options.AddSpecialTokens, options.ParseSpecialTokens);
+        return GenerateAsync(tokens, options, cancellationToken);
+    }
+
+    /// <summary>Streams the tokens generated after <paramref name="promptTokens"/>.</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between tokens and prompt batches).</exception>
+    public async IAsyncEnumerable<GeneratedToken> GenerateAsync(IReadOnlyList<int> promptTokens, GenerationOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(promptTokens);
+        options ??= new GenerationOptions();
+        options.Validate();
+        await Task.Yield(); // the loop below is CPU-bound: run it off the caller's thread
+        var run = new Run(this, promptTokens, options);
+        try
+        {
+            run.Begin(cancellationToken);
+            while (run.TryNext(cancellationToken, out var token)) yield return token;
+        }
+        finally
+        {
+            run.End();
+        }
+    }
+
+    /// <summary>Generates to completion and returns the text, tokens, timings and finish reason.</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public Task<GenerationResult> GenerateTextAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        options ??= new GenerationOptions();
+        var tokens = _model.Tokenizer.Encode(prompt, options.AddSpecialTokens, options.ParseSpecialTokens);
+        return GenerateTextAsync(tokens, options, cancellationToken);
+    }
+
+    /// <summary>Generates to completion after <paramref name="promptTokens"/>.</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public Task<GenerationResult> GenerateTextAsync(IReadOnlyList<int> promptTokens, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(promptTokens);
+        options ??= new GenerationOptions();
+        options.Validate();
+        return Task.Run(() =>
+        {
+            var run = new Run(this, promptTokens, options);
+            try
+            {
+                run.Begin(cancellationToken);
+                var tokens = new List<GeneratedToken>();
+                while (run.TryNext(cancellationToken, out var token)) tokens.Add(token);
+                return run.Result(tokens);
+            }
+            finally
+            {
+                run.End();
+            }
+        }, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="tokens"/> (reusing the cached prefix) and returns a copy of the next-token logits.</summary>
+    public Task<float[]> GetNextTokenLogitsAsync(IReadOnlyList<int> tokens, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.Count == 0) throw new ArgumentException("At least one token is needed.", nameof(tokens));
+        return Task.Run(() =>
+        {
+            Enter();
+            try
+            {
+                Prefill(tokens, cancellationToken);
+                return (float[])_logits.Clone();
+            }
+            finally
+            {
+                Exit();
+            }
+        }, cancellationToken);
+    }
+
+    /// <summary>Releases the worker threads and buffers.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _pool.Dispose();
+    }
+
+    private void Enter()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+            throw new InvalidOperationException("This session is already generating; use one session per concurrent conversation.");
+    }
+
+    private void Exit() => Volatile.Write(ref _busy, 0);
+
+    /// <summary>Brings the cache to <paramref name="prompt"/>, evaluating only what is not cached; leaves the last token's logits in _logits.</summary>
+    /// <returns>The number of tokens evaluated.</returns>
+    private int Prefill(IReadOnlyList<int> prompt, CancellationToken ct)
+    {
+        if (prompt.Count == 0) throw new ArgumentException("The prompt has no tokens (an empty text with no BOS); give at least one token.", nameof(prompt));
+        if (prompt.Count > ContextSize) throw new ArgumentException($"The prompt has {prompt.Count} tokens but the context holds {ContextSize}.", nameof(prompt));
+        int vocab = _model.Config.VocabularySize;
+        foreach (int t in prompt)
+            if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(prompt), t, $"Token ids must be in [0, {vocab}).");
+        int reuse = 0;
+        while (reuse < _tokens.Count && reuse < prompt.Count && _tokens[reuse] == prompt[reuse]) reuse++;
+        if (reuse == prompt.Count) reuse--; // the last token must run again to produce its logits
+        _tokens.RemoveRange(reuse, _tokens.Count - reuse);
+        int batch = _transformer.MaxBatch;
+        Span<int> chunk = stackalloc int[0];
+        var buffer = new int[Math.Min(batch, prompt.Count - reuse)];
+        for (int start = reuse; start < prompt.Count; start += batch)
+        {
+            ct.ThrowIfCancellationRequested();
+            int n = Math.Min(batch, prompt.Count - start);
+            for (int i = 0; i < n; i++) buffer[i] = prompt[start + i];
+            Evaluate(buffer.AsSpan(0, n));
+        }
+        return prompt.Count - reuse;
+    }
+
+    private void Evaluate(ReadOnlySpan<int> tokens)
+    {
+        _transformer.Forward(tokens, _tokens.Count, _cache, _logits, allLogits: false);
+        foreach (int t in tokens) _tokens.Add(t);
+        TokensEvaluated += tokens.Length;
+    }
+
+    /// <summary>The state of one generation: prompt, sampler, stop-sequence hold-back, timing.</summary>
+    private sealed class Run
+    {
+        private readonly InferenceSession _s;
+        private readonly IReadOnlyList<int> _prompt;
+        private readonly GenerationOptions _o;
+        private readonly Sampler _sampler;
+        private readonly Tokenization.StreamingDecoder _decoder;
+        private readonly Queue<GeneratedToken> _ready = new();
+        private readonly List<GeneratedToken> _held = new();
+        private readonly StringBuilder _heldText = new();
+        private readonly StringBuilder _text = new();
+        private readonly Stopwatch _clock = new();
+        private int _generated, _promptEvaluated;
+        private bool _entered, _finished;
+        private TimeSpan _promptTime;
+
+        public Run(InferenceSession session, IReadOnlyList<int> prompt, GenerationOptions options)
+        {
+            _s = session;
+            _prompt = prompt;
+            _o = options;
+            _sampler = new Sampler(options.Sampling, session._model.Config.VocabularySize);
+            _decoder = session._model.Tokenizer.CreateStreamingDecoder();
+        }
+
+        public FinishReason Finish { get; private set; } = FinishReason.MaxTokens;
+
+        public void Begin(CancellationToken ct)
+        {
+            _s.Enter();
+            _entered = true;
+            _clock.Start();
+            _promptEvaluated = _s.Prefill(_prompt, ct);
+            _promptTime = _clock.Elapsed;
+            _clock.Restart();
+        }
+
+        public void End()
+        {
+            if (_entered) _s.Exit();
+            _entered = false;
+        }
+
+        public bool TryNext(CancellationToken ct, out GeneratedToken token)
+        {
+            while (_ready.Count == 0)
+            {
+                if (_finished) { token = default; return false; }
+                ct.ThrowIfCancellationRequested();
+                Step();
+            }
+            token = _ready.Dequeue();
+            _text.Append(token.Text);
+            return true;
+        }
+
+        private void Step()
+        {
+            if (_generated >= _o.MaxTokens) { Complete(FinishReason.MaxTokens); return; }
+            var tokenizer = _s._model.Tokenizer;
+            int id = _sampler.Sample(_s._logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_s._tokens),
+                out float logProb, out float entropy, out float top1, out float top2);
+            if (!_o.IgnoreEndOfSequence && tokenizer.IsEndOfGeneration(id)) { Complete(FinishReason.EndOfSequence); return; }
+            _generated++;
+            var token = new GeneratedToken(id, _decoder.Add(id), logProb, entropy, top1, top2);
+            if (Offer(token)) return;
+            if (_generated >= _o.MaxTokens) { Complete(FinishReason.MaxTokens); return; }
+            if (_s._tokens.Count >= _s.ContextSize) { Complete(FinishReason.ContextFull); return; }
+            Span<int> one = [id];
+            _s.Evaluate(one);
+        }
+
+        /// <summary>Passes a token on, holding back any text that may be the start of a stop sequence. True when a stop sequence matched.</summary>
+        private bool Offer(GeneratedToken token)
+        {
+            var stops = _o.StopSequences;
+            if (stops.Count == 0) { _ready.Enqueue(token); return false; }
+            _held.Add(token);
+            _heldText.Append(token.Text);
+            string text = _heldText.ToString();
+            int match = -1;
+            foreach (var stop in stops)
+            {
+                int i = text.IndexOf(stop, StringComparison.Ordinal);
+                if (i >= 0 && (match < 0 || i < match)) match = i;
+            }
+            if (match >= 0)
+            {
+                Release(match, truncate: true);
+                Complete(FinishReason.StopSequence);
+                return true;
+            }
+            int keep = 0;
+            foreach (var stop in stops)
+                for (int len = Math.Min(stop.Length - 1, text.Length); len > keep; len--)
+                    if (string.CompareOrdinal(text, text.Length - len, stop, 0, len) == 0) { keep = len; break; }
+            Release(text.Length - keep, truncate: false);
+            return false;
+        }
+
+        /// <summary>Releases held tokens whose text ends at or before <paramref name="upTo"/> characters; with truncate, also the straddling one, cut.</summary>
+        private void Release(int upTo, bool truncate)
+        {
+            int pos = 0, released = 0;
+            foreach (var t in _held)
+            {
+                int end = pos + t.Text.Length;
+                if (end <= upTo) { _ready.Enqueue(t); released++; pos = end; continue; }
+                if (truncate && pos < upTo) _ready.Enqueue(t with { Text = t.Text[..(upTo - pos)] });
+                break;
+            }
+            _held.RemoveRange(0, released);
+            _heldText.Remove(0, pos);
+            if (truncate) { _held.Clear(); _heldText.Clear(); }
+        }
+
+        private void Complete(FinishReason reason)
+        {
+            if (_finished) return;
+            _finished = true;
+            Finish = reason;
+            if (reason != FinishReason.StopSequence)
+            {
+                foreach (var t in _held) _ready.Enqueue(t);
+                _held.Clear();
+                string tail = _decoder.Flush();
+                if (tail.Length > 0) _text.Append(tail);
+            }
+            _clock.Stop();
+        }
+
+        public GenerationResult Result(List<GeneratedToken> tokens) =>
+            new(_text.ToString(), tokens, _prompt.ToArray(), Finish, _promptEvaluated, _promptTime, _clock.Elapsed);
+    }
+}

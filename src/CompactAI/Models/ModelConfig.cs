@@ -1,0 +1,105 @@
+using CompactAI.Gguf;
+
+namespace CompactAI.Models;
+
+/// <summary>How RoPE pairs the dimensions it rotates.</summary>
+public enum RopeStyle
+{
+    /// <summary>Adjacent pairs (x[2i], x[2i+1]): the <c>llama</c> family (its converter permuted Q and K to match).</summary>
+    Interleaved,
+    /// <summary>Pairs half a rotation apart (x[i], x[i + n/2]): the "NeoX" style of qwen2, qwen3, gemma and phi3.</summary>
+    NeoX,
+}
+
+/// <summary>A model's hyper-parameters, read from GGUF metadata (<c>{architecture}.*</c> keys).</summary>
+public sealed record ModelConfig
+{
+    /// <summary><c>general.architecture</c>, e.g. <c>llama</c>.</summary>
+    public required string Architecture { get; init; }
+
+    /// <summary><c>general.name</c>, when present.</summary>
+    public string? Name { get; init; }
+
+    /// <summary>Training context length (<c>context_length</c>).</summary>
+    public required int ContextLength { get; init; }
+
+    /// <summary>Hidden size (<c>embedding_length</c>).</summary>
+    public required int EmbeddingLength { get; init; }
+
+    /// <summary>Number of transformer blocks (<c>block_count</c>).</summary>
+    public required int BlockCount { get; init; }
+
+    /// <summary>FFN inner size (<c>feed_forward_length</c>).</summary>
+    public required int FeedForwardLength { get; init; }
+
+    /// <summary>Query heads (<c>attention.head_count</c>).</summary>
+    public required int HeadCount { get; init; }
+
+    /// <summary>Key/value heads (<c>attention.head_count_kv</c>; grouped-query attention when fewer than <see cref="HeadCount"/>).</summary>
+    public required int KvHeadCount { get; init; }
+
+    /// <summary>Per-head key size (<c>attention.key_length</c>, default embedding / heads).</summary>
+    public required int HeadDim { get; init; }
+
+    /// <summary>Per-head value size (<c>attention.value_length</c>, default <see cref="HeadDim"/>).</summary>
+    public required int ValueDim { get; init; }
+
+    /// <summary>Dimensions rotated by RoPE (<c>rope.dimension_count</c>, default <see cref="HeadDim"/>).</summary>
+    public required int RopeDimensions { get; init; }
+
+    /// <summary>RoPE base frequency (<c>rope.freq_base</c>, default 10000).</summary>
+    public required float RopeFreqBase { get; init; }
+
+    /// <summary>RoPE pairing.</summary>
+    public required RopeStyle RopeStyle { get; init; }
+
+    /// <summary>RMSNorm epsilon (<c>attention.layer_norm_rms_epsilon</c>, default 1e-5).</summary>
+    public required float RmsNormEpsilon { get; init; }
+
+    /// <summary>Vocabulary size (rows of the token embedding).</summary>
+    public required int VocabularySize { get; init; }
+
+    /// <summary>Reads the hyper-parameters of a llama-style model from <paramref name="file"/>.</summary>
+    /// <exception cref="GgufFormatException">A required key is missing or inconsistent.</exception>
+    public static ModelConfig FromGguf(GgufFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var m = file.Metadata;
+        string arch = m.GetString("general.architecture");
+        string p = arch + ".";
+        int embd = Positive(m, p + "embedding_length", m.GetInt32(p + "embedding_length"));
+        int heads = Positive(m, p + "attention.head_count", m.GetInt32(p + "attention.head_count"));
+        int kvHeads = Positive(m, p + "attention.head_count_kv", m.GetInt32(p + "attention.head_count_kv", heads));
+        if (heads % kvHeads != 0)
+            throw new GgufFormatException($"head_count {heads} is not a multiple of head_count_kv {kvHeads}", p + "attention.head_count_kv", -1, file.FilePath);
+        int headDim = Positive(m, p + "attention.key_length", m.GetInt32(p + "attention.key_length", embd / heads));
+        int valueDim = Positive(m, p + "attention.value_length", m.GetInt32(p + "attention.value_length", headDim));
+        int ropeDims = m.GetInt32(p + "rope.dimension_count", headDim);
+        if (ropeDims <= 0 || ropeDims > headDim || ropeDims % 2 != 0)
+            throw new GgufFormatException($"rope.dimension_count {ropeDims} must be even and in (0, {headDim}]", p + "rope.dimension_count", -1, file.FilePath);
+        var embedding = file.GetTensor("token_embd.weight");
+        if (embedding.Dimensions.Count != 2 || embedding.Dimensions[0] != embd)
+            throw new GgufFormatException($"token_embd.weight has shape [{string.Join(", ", embedding.Dimensions)}], expected [{embd}, vocab]", "token_embd.weight", -1, file.FilePath);
+        return new ModelConfig
+        {
+            Architecture = arch,
+            Name = m.GetString("general.name", null),
+            ContextLength = Positive(m, p + "context_length", m.GetInt32(p + "context_length", 2048)),
+            EmbeddingLength = embd,
+            BlockCount = Positive(m, p + "block_count", m.GetInt32(p + "block_count")),
+            FeedForwardLength = Positive(m, p + "feed_forward_length", m.GetInt32(p + "feed_forward_length")),
+            HeadCount = heads,
+            KvHeadCount = kvHeads,
+            HeadDim = headDim,
+            ValueDim = valueDim,
+            RopeDimensions = ropeDims,
+            RopeFreqBase = m.GetFloat32(p + "rope.freq_base", 10000f),
+            RopeStyle = arch == "llama" ? RopeStyle.Interleaved : RopeStyle.NeoX,
+            RmsNormEpsilon = m.GetFloat32(p + "attention.layer_norm_rms_epsilon", 1e-5f),
+            VocabularySize = checked((int)embedding.Dimensions[1]),
+        };
+    }
+
+    private static int Positive(GgufMetadata m, string key, int value) =>
+        value > 0 ? value : throw new GgufFormatException($"must be positive, found {value}", key, -1, m.FilePath);
+}

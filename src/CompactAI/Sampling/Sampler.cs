@@ -1,0 +1,200 @@
+using System.Numerics.Tensors;
+using CompactAI.Inference;
+
+namespace CompactAI.Sampling;
+
+/// <summary>
+/// Chooses the next token from the logits, and reports the model's own distribution (softmax at temperature 1, before
+/// any truncation) for confidence scoring. All buffers are allocated once per vocabulary; <see cref="Sample"/> allocates nothing.
+/// </summary>
+/// <remarks>Not thread-safe: one per generation stream.</remarks>
+internal sealed class Sampler
+{
+    private readonly SamplingOptions _o;
+    private readonly float[] _logits;       // working copy
+    private readonly int[] _ids;            // candidate ids
+    private readonly float[] _values;       // candidate logits, then probabilities
+    private readonly Dictionary<int, int> _counts = new();
+    private ulong _rng;
+
+    public Sampler(SamplingOptions options, int vocabularySize)
+    {
+        options.Validate();
+        _o = options;
+        _logits = new float[vocabularySize];
+        _ids = new int[vocabularySize];
+        _values = new float[vocabularySize];
+        ulong seed = options.Seed ?? (ulong)Random.Shared.NextInt64();
+        _rng = seed ^ 0x9E3779B97F4A7C15UL;
+        if (_rng == 0) _rng = 1;
+    }
+
+    /// <summary>Chooses a token. <paramref name="history"/> are the sequence's previous tokens (for the penalties).</summary>
+    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, out float logProbability, out float entropy, out float top1, out float top2)
+    {
+        int n = _logits.Length;
+        var l = _logits.AsSpan();
+        logits[..n].CopyTo(l);
+        Evidence(l, out float max, out float logSumExp, out entropy, out top1, out top2);
+
+        if (_o.LogitBias is { } bias)
+            foreach (var (id, b) in bias)
+                if ((uint)id < (uint)n) l[id] += b;
+        ApplyPenalties(l, history);
+
+        int chosen;
+        if (_o.Temperature <= 0)
+        {
+            chosen = TensorPrimitives.IndexOfMax(l);
+        }
+        else
+        {
+            int count = TopK(l);
+            SoftmaxCandidates(count, 1.0f);
+            count = TopP(count);
+            count = MinP(count);
+            SoftmaxFromLogits(l, count, _o.Temperature);
+            chosen = Draw(count);
+        }
+        logProbability = logits[chosen] - logSumExp;
+        return chosen;
+    }
+
+    /// <summary>The raw distribution's log-normaliser, entropy and two largest probabilities.</summary>
+    private static void Evidence(ReadOnlySpan<float> logits, out float max, out float logSumExp, out float entropy, out float top1, out float top2)
+    {
+        max = TensorPrimitives.Max(logits);
+        double sum = 0, weighted = 0;
+        float best = float.NegativeInfinity, second = float.NegativeInfinity;
+        for (int i = 0; i < logits.Length; i++)
+        {
+            float z = logits[i];
+            double e = Math.Exp(z - max);
+            sum += e;
+            weighted += e * (z - max);
+            if (z > best) { second = best; best = z; }
+            else if (z > second) second = z;
+        }
+        logSumExp = max + (float)Math.Log(sum);
+        // H = −Σ p log p = log Σe − Σ e·(z−max)/Σe
+        entropy = (float)(Math.Log(sum) - weighted / sum);
+        top1 = MathF.Exp(best - logSumExp);
+        top2 = float.IsNegativeInfinity(second) ? 0 : MathF.Exp(second - logSumExp);
+    }
+
+    private void ApplyPenalties(Span<float> l, ReadOnlySpan<int> history)
+    {
+        if (_o.RepeatPenalty == 1.0f && _o.FrequencyPenalty == 0 && _o.PresencePenalty == 0) return;
+        if (_o.PenaltyLastN == 0 || history.IsEmpty) return;
+        var recent = history[Math.Max(0, history.Length - _o.PenaltyLastN)..];
+        _counts.Clear();
+        foreach (int t in recent) _counts[t] = _counts.GetValueOrDefault(t) + 1;
+        foreach (var (t, c) in _counts)
+        {
+            if ((uint)t >= (uint)l.Length) continue;
+            if (l[t] <= 0) l[t] *= _o.RepeatPenalty;
+            else l[t] /= _o.RepeatPenalty;
+            l[t] -= c * _o.FrequencyPenalty + _o.PresencePenalty;
+        }
+    }
+
+    /// <summary>Keeps the K largest logits in _ids/_values, sorted descending; returns how many.</summary>
+    private int TopK(ReadOnlySpan<float> l)
+    {
+        int n = l.Length;
+        int k = _o.TopK <= 0 || _o.TopK > n ? n : _o.TopK;
+        for (int i = 0; i < n; i++) { _ids[i] = i; _values[i] = l[i]; }
+        if (k < n)
+        {
+            // Partial selection: the k best end up first (any order), then sort just those.
+            QuickSelect(_values, _ids, 0, n - 1, k);
+        }
+        Array.Sort(_values, _ids, 0, k, DescendingComparer.Instance);
+        return k;
+    }
+
+    private void SoftmaxCandidates(int count, float temperature)
+    {
+        var v = _values.AsSpan(0, count);
+        float max = v[0];
+        double sum = 0;
+        for (int i = 0; i < count; i++)
+        {
+            float e = MathF.Exp((v[i] - max) / temperature);
+            v[i] = e;
+            sum += e;
+        }
+        TensorPrimitives.Multiply(v, (float)(1 / sum), v);
+    }
+
+    private int TopP(int count)
+    {
+        if (_o.TopP >= 1.0f) return count;
+        double cum = 0;
+        for (int i = 0; i < count; i++)
+        {
+            cum += _values[i];
+            if (cum >= _o.TopP) return i + 1;
+        }
+        return count;
+    }
+
+    private int MinP(int count)
+    {
+        if (_o.MinP <= 0) return count;
+        float threshold = _values[0] * _o.MinP;
+        int keep = 1;
+        while (keep < count && _values[keep] >= threshold) keep++;
+        return keep;
+    }
+
+    private void SoftmaxFromLogits(ReadOnlySpan<float> l, int count, float temperature)
+    {
+        for (int i = 0; i < count; i++) _values[i] = l[_ids[i]];
+        SoftmaxCandidates(count, temperature);
+    }
+
+    private int Draw(int count)
+    {
+        // xorshift64*: fast, seedable, good enough for sampling.
+        _rng ^= _rng >> 12; _rng ^= _rng << 25; _rng ^= _rng >> 27;
+        double u = ((_rng * 0x2545F4914F6CDD1DUL) >> 11) * (1.0 / (1UL << 53));
+        double cum = 0;
+        for (int i = 0; i < count; i++)
+        {
+            cum += _values[i];
+            if (u < cum) return _ids[i];
+        }
+        return _ids[count - 1];
+    }
+
+    private static void QuickSelect(float[] v, int[] ids, int lo, int hi, int k)
+    {
+        // Moves the k largest values to [0, k).
+        while (lo < hi)
+        {
+            float pivot = v[(lo + hi) >>> 1];
+            int i = lo, j = hi;
+            while (i <= j)
+            {
+                while (v[i] > pivot) i++;
+                while (v[j] < pivot) j--;
+                if (i <= j)
+                {
+                    (v[i], v[j]) = (v[j], v[i]);
+                    (ids[i], ids[j]) = (ids[j], ids[i]);
+                    i++; j--;
+                }
+            }
+            if (k - 1 <= j) hi = j;
+            else if (k - 1 >= i) lo = i;
+            else return;
+        }
+    }
+
+    private sealed class DescendingComparer : IComparer<float>
+    {
+        public static readonly DescendingComparer Instance = new();
+        public int Compare(float x, float y) => y.CompareTo(x);
+    }
+}

@@ -1,0 +1,37 @@
+using System.Numerics.Tensors;
+
+namespace CompactAI.Tensors;
+
+/// <summary>The element-wise and row operations of the forward pass, stated once and shared by every architecture.</summary>
+internal static class TensorOps
+{
+    /// <summary>dst = x / √(mean(x²) + ε) ⊙ gain. The sum of squares is accumulated in double, as ggml does.</summary>
+    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> gain, float epsilon, Span<float> dst)
+    {
+        double sum = 0;
+        for (int i = 0; i < x.Length; i++) sum += x[i] * x[i];
+        float scale = 1.0f / MathF.Sqrt((float)(sum / x.Length) + epsilon);
+        TensorPrimitives.Multiply(x, scale, dst[..x.Length]);
+        TensorPrimitives.Multiply(dst[..x.Length], gain[..x.Length], dst[..x.Length]);
+    }
+
+    /// <summary>In-place softmax: p = exp(x − max) / Σ exp(x − max). Subtracting the max keeps exp from overflowing.</summary>
+    public static void Softmax(Span<float> x)
+    {
+        float max = TensorPrimitives.Max(x);
+        double sum = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            float e = MathF.Exp(x[i] - max);
+            x[i] = e;
+            sum += e;
+        }
+        TensorPrimitives.Multiply(x, (float)(1.0 / sum), x);
+    }
+
+    /// <summary>dst = (float)(Half)src: rounds to the nearest half-precision value.</summary>
+    public static void RoundToHalf(ReadOnlySpan<float> src, Span<float> dst)
+    {
+        for (int i = 0; i < src.Length; i++) dst[i] = (float)(Half)src[i];
+    }
+}
