@@ -1,0 +1,67 @@
+using System.Text;
+using CompactAI.Gguf;
+using CompactAI.Models;
+using CompactAI.Tokenization;
+
+namespace CompactAI.Cli.Commands;
+
+/// <summary><c>compactai inspect</c>: architecture, sizes, tensor count and types, tokenizer and metadata of a GGUF file.</summary>
+internal static class InspectCommand
+{
+    public static int Run(string[] args)
+    {
+        var a = new CliArguments(args, new HashSet<string> { "all" });
+        string modelPath = a.Required("model");
+        bool all = a.Flag("all");
+        a.RejectUnknown("inspect");
+
+        using var file = GgufFile.Open(modelPath);
+        var m = file.Metadata;
+        var sb = new StringBuilder();
+        sb.AppendLine($"file:          {file.FilePath}");
+        sb.AppendLine($"size:          {file.Length:N0} bytes");
+        sb.AppendLine($"gguf version:  {file.Version}, alignment {file.Alignment}, data at offset {file.DataOffset}");
+        sb.AppendLine($"architecture:  {m.GetString("general.architecture", "(none)")}");
+        sb.AppendLine($"name:          {m.GetString("general.name", "(none)")}");
+        long parameters = file.Tensors.Sum(t => t.ElementCount);
+        sb.AppendLine($"parameters:    {parameters:N0}");
+        if (m.ContainsKey("general.architecture") && file.FindTensor("token_embd.weight") is not null)
+        {
+            try
+            {
+                var c = ModelConfig.FromGguf(file);
+                sb.AppendLine($"layers:        {c.BlockCount}, embedding {c.EmbeddingLength}, ffn {c.FeedForwardLength}, heads {c.HeadCount} (kv {c.KvHeadCount}), head dim {c.HeadDim}");
+                sb.AppendLine($"context:       {c.ContextLength}, rope base {c.RopeFreqBase}, rope dims {c.RopeDimensions} ({c.RopeStyle}), rms eps {c.RmsNormEpsilon}");
+                sb.AppendLine($"vocabulary:    {c.VocabularySize}");
+            }
+            catch (GgufFormatException e)
+            {
+                sb.AppendLine($"config:        unreadable: {e.Message}");
+            }
+        }
+        sb.AppendLine($"tensors:       {file.Tensors.Count} ({string.Join(", ", file.Tensors.GroupBy(t => t.Type).OrderByDescending(g => g.Count()).Select(g => $"{g.Key} ×{g.Count()}"))})");
+        if (m.ContainsKey("tokenizer.ggml.model"))
+        {
+            string tokModel = m.GetString("tokenizer.ggml.model");
+            try
+            {
+                var tok = ModelTokenizer.FromGguf(file);
+                sb.AppendLine($"tokenizer:     {tokModel}, {tok.VocabularySize} tokens, bos {tok.BosToken}{(tok.AddBos ? " (added)" : "")}, eos {tok.EosToken}");
+            }
+            catch (Exception e) when (e is NotSupportedException or GgufFormatException)
+            {
+                sb.AppendLine($"tokenizer:     {tokModel} (not loadable: {e.Message})");
+            }
+        }
+        sb.AppendLine("metadata:");
+        foreach (var (key, value) in m)
+            sb.AppendLine($"  {key} = {value}");
+        if (all)
+        {
+            sb.AppendLine("tensor list:");
+            foreach (var t in file.Tensors) sb.AppendLine($"  {t.Name,-40} {t.Type,-6} [{string.Join(", ", t.Dimensions)}] @ {t.FileOffset}");
+        }
+        Console.Out.Write(sb.ToString());
+        return 0;
+    }
+}
