@@ -84,6 +84,7 @@ public abstract class ModelTokenizer
         string model = file.Metadata.GetString("tokenizer.ggml.model");
         return model switch
         {
+            "llama" => SentencePieceTokenizer.FromGguf(file),
             _ => throw new NotSupportedException($"Tokenizer model '{model}' (tokenizer.ggml.model) is not supported. Supported: llama (SentencePiece)."),
         };
     }

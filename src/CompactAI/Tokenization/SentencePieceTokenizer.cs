@@ -1,0 +1,467 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using CompactAI.Gguf;
+
+namespace CompactAI.Tokenization;
+
+/// <summary>
+/// The SentencePiece (SPM) tokenizer of Llama-family GGUF models (<c>tokenizer.ggml.model = "llama"</c>: Llama 2,
+/// TinyLlama, Mistral, Phi-3, Gemma, ...), behaving like llama.cpp's SPM tokenizer.
+/// </summary>
+/// <remarks>
+/// <para><b>Encoding.</b> When <c>parseSpecial</c> is set, the text is first split on the texts of control
+/// and unknown-type tokens (e.g. <c>&lt;s&gt;</c>); the texts of user-defined tokens are split off always, even without
+/// <c>parseSpecial</c> (as llama.cpp and Hugging Face tokenizers do). Token texts are matched longest first: every
+/// occurrence of the longest special text is split off across the whole input before shorter ones are searched. Each
+/// remaining piece of plain text has its spaces replaced by U+2581 (<c>▁</c>); a leading <c>▁</c> is added when
+/// <c>tokenizer.ggml.add_space_prefix</c> (default true) is set and the piece is at the start of the text or
+/// directly follows a special token. The piece is cut into Unicode characters, and the adjacent pair whose
+/// concatenation is a vocabulary token with the highest score is merged, repeatedly (ties: leftmost pair first).
+/// Each final symbol is emitted as its token; a character that is no token is emitted as the byte tokens
+/// <c>&lt;0xNN&gt;</c> of its UTF-8 bytes, or the unknown token where the vocabulary has no such byte token.
+/// The empty string gives no tokens (only BOS/EOS when asked for).</para>
+/// <para><b>Decoding.</b> <see cref="AppendTokenBytes"/> and <see cref="ModelTokenizer.Decode"/> render each token
+/// as its piece: normal tokens as their text with <c>▁</c> turned back into spaces, byte tokens as their byte,
+/// user-defined tokens as their text verbatim, control and unknown tokens as nothing (their text, e.g.
+/// <c>&lt;unk&gt;</c>, with <c>renderSpecial</c>), unused and undefined tokens as nothing. Unlike llama.cpp's
+/// <c>llama_detokenize</c>, the space that encoding adds as a prefix is <em>not</em> removed: decoding the tokens of
+/// <c>"Hello"</c> gives <c>" Hello"</c>, so <c>Decode(Encode(x, addSpecial: false))</c> is <c>" " + x</c> for
+/// non-empty <c>x</c> when the space prefix is on. This keeps decoding a pure concatenation of pieces, which is what
+/// a <see cref="StreamingDecoder"/> produces for generated tokens.</para>
+/// <para><b>End of generation.</b> EOS, <c>tokenizer.ggml.eot_token_id</c>, <c>tokenizer.ggml.eom_token_id</c>, and,
+/// as in llama.cpp, tokens whose text is a well-known end-of-turn marker (<c>&lt;end_of_turn&gt;</c>,
+/// <c>&lt;|end|&gt;</c>, <c>&lt;|im_end|&gt;</c>, <c>&lt;|endoftext|&gt;</c>, ...); such tokens are treated as control
+/// tokens whatever their stored type.</para>
+/// <para>Instances are immutable and thread-safe.</para>
+/// </remarks>
+public sealed class SentencePieceTokenizer : ModelTokenizer
+{
+    private const char SpaceMarker = '\u2581';
+
+    /// <summary>Token texts that end generation whatever the metadata says (llama.cpp's list).</summary>
+    private static readonly string[] EndOfGenerationTexts =
+    [
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>",
+        "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
+    ];
+
+    private readonly string[] _texts;
+    private readonly float[] _scores;
+    private readonly TokenType[] _types;
+    private readonly bool[] _endOfGeneration;
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly int[] _byteTokens;
+    private readonly byte[] _pieceBytes;
+    private readonly int[] _pieceOffsets;
+    private readonly int[] _specialTokens;
+    private readonly bool _hasUserDefined;
+    private readonly bool _addSpacePrefix;
+
+    private SentencePieceTokenizer(string[] texts, float[] scores, TokenType[] types, bool addSpacePrefix,
+        int bos, int eos, int unk, int eot, int eom, bool addBos, bool addEos)
+    {
+        _texts = texts;
+        _scores = scores;
+        _types = types;
+        _addSpacePrefix = addSpacePrefix;
+        BosToken = bos;
+        EosToken = eos;
+        UnknownToken = unk;
+        AddBos = addBos;
+        AddEos = addEos;
+
+        // Later duplicates win, as in llama.cpp's token_to_id map.
+        var ids = new Dictionary<string, int>(texts.Length, StringComparer.Ordinal);
+        for (int i = 0; i < texts.Length; i++) ids[texts[i]] = i;
+        _lookup = ids.GetAlternateLookup<ReadOnlySpan<char>>();
+
+        _endOfGeneration = new bool[texts.Length];
+        foreach (string t in EndOfGenerationTexts)
+        {
+            if (ids.TryGetValue(t, out int id))
+            {
+                _endOfGeneration[id] = true;
+                _types[id] = TokenType.Control;
+            }
+        }
+        foreach (int id in (ReadOnlySpan<int>)[eos, eot, eom])
+            if (id >= 0) _endOfGeneration[id] = true;
+
+        _byteTokens = new int[256];
+        for (int b = 0; b < 256; b++)
+        {
+            if (!ids.TryGetValue(string.Create(CultureInfo.InvariantCulture, $"<0x{b:X2}>"), out int id)
+                && !(b < 0x80 && ids.TryGetValue(((char)b).ToString(), out id)))
+                id = -1;
+            _byteTokens[b] = id;
+        }
+
+        (_pieceBytes, _pieceOffsets) = BuildPieces(texts, types);
+
+        var special = new List<int>();
+        for (int i = 0; i < texts.Length; i++)
+        {
+            if (types[i] is TokenType.Control or TokenType.UserDefined or TokenType.Unknown)
+            {
+                special.Add(i);
+                _hasUserDefined |= types[i] == TokenType.UserDefined;
+            }
+        }
+        special.Sort((a, b) =>
+        {
+            int c = Encoding.UTF8.GetByteCount(texts[b]).CompareTo(Encoding.UTF8.GetByteCount(texts[a]));
+            return c != 0 ? c : a.CompareTo(b);
+        });
+        _specialTokens = special.ToArray();
+    }
+
+    /// <summary>The unknown token id (<c>tokenizer.ggml.unknown_token_id</c>, default 0), or -1.</summary>
+    public int UnknownToken { get; }
+
+    /// <summary>Whether a space is prepended to the text (<c>tokenizer.ggml.add_space_prefix</c>, default true).</summary>
+    public bool AddSpacePrefix => _addSpacePrefix;
+
+    /// <inheritdoc />
+    public override int VocabularySize => _texts.Length;
+
+    /// <summary>The score of token <paramref name="id"/> (higher merges first).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="id"/> is not a token id.</exception>
+    public float GetTokenScore(int id) => _scores[CheckId(id)];
+
+    /// <summary>Builds the tokenizer from the <c>tokenizer.ggml.*</c> metadata of a GGUF file.</summary>
+    /// <param name="file">The GGUF file (a full model or a vocabulary-only file).</param>
+    /// <remarks>
+    /// Reads <c>tokens</c> (required), <c>scores</c> (default 0) and <c>token_type</c> (default normal), the special
+    /// ids <c>bos_token_id</c> (default 1), <c>eos_token_id</c> (default 2), <c>unknown_token_id</c> (default 0),
+    /// <c>padding_token_id</c>, <c>eot_token_id</c>, <c>eom_token_id</c>, and the flags <c>add_bos_token</c>
+    /// (default true), <c>add_eos_token</c> (default false) and <c>add_space_prefix</c> (default true).
+    /// The model key <c>tokenizer.ggml.model</c> is not checked; <see cref="ModelTokenizer.FromGguf"/> dispatches on it.
+    /// </remarks>
+    /// <exception cref="GgufFormatException">
+    /// The token list is missing or empty; the scores or types do not have one entry per token; a token type is
+    /// unknown; a byte token's text is not <c>&lt;0xNN&gt;</c>; or an explicitly given special token id is out of
+    /// range (-1 and <c>0xFFFFFFFF</c> mean "no such token"). The message names the metadata key.
+    /// </exception>
+    public static new SentencePieceTokenizer FromGguf(GgufFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        var meta = file.Metadata;
+        string? path = file.FilePath;
+
+        const string tokensKey = "tokenizer.ggml.tokens";
+        string[] tokens = meta.GetArray<string>(tokensKey);
+        int n = tokens.Length;
+        if (n == 0) throw new GgufFormatException("the vocabulary is empty", tokensKey, -1, path);
+
+        const string scoresKey = "tokenizer.ggml.scores";
+        float[]? scores = meta.GetArrayOrNull<float>(scoresKey);
+        if (scores is not null && scores.Length != n)
+            throw new GgufFormatException($"has {scores.Length} entries but {tokensKey} has {n}", scoresKey, -1, path);
+
+        const string typesKey = "tokenizer.ggml.token_type";
+        int[]? rawTypes = meta.GetArrayOrNull<int>(typesKey);
+        if (rawTypes is not null && rawTypes.Length != n)
+            throw new GgufFormatException($"has {rawTypes.Length} entries but {tokensKey} has {n}", typesKey, -1, path);
+
+        var texts = new string[n];
+        var types = new TokenType[n];
+        for (int i = 0; i < n; i++)
+        {
+            // llama.cpp replaces empty token texts so that they can never match.
+            texts[i] = tokens[i].Length == 0 ? string.Create(CultureInfo.InvariantCulture, $"[EMPTY_{i}]") : tokens[i];
+            int t = rawTypes is null ? (int)TokenType.Normal : rawTypes[i];
+            if (t is < (int)TokenType.Undefined or > (int)TokenType.Byte)
+                throw new GgufFormatException($"token {i} has unknown type {t}", typesKey, -1, path);
+            types[i] = (TokenType)t;
+            if (types[i] == TokenType.Byte && ParseByteToken(texts[i]) < 0)
+                throw new GgufFormatException($"token {i} has type Byte but its text '{texts[i]}' is not <0xNN>", tokensKey, -1, path);
+        }
+
+        int bos = ReadId(meta, "tokenizer.ggml.bos_token_id", 1, n, path);
+        int eos = ReadId(meta, "tokenizer.ggml.eos_token_id", 2, n, path);
+        int unk = ReadId(meta, "tokenizer.ggml.unknown_token_id", 0, n, path);
+        ReadId(meta, "tokenizer.ggml.padding_token_id", -1, n, path);
+        int eot = ReadId(meta, "tokenizer.ggml.eot_token_id", -1, n, path);
+        int eom = ReadId(meta, "tokenizer.ggml.eom_token_id", -1, n, path);
+
+        return new SentencePieceTokenizer(texts, scores ?? new float[n], types,
+            meta.GetBool("tokenizer.ggml.add_space_prefix", true), bos, eos, unk, eot, eom,
+            meta.GetBool("tokenizer.ggml.add_bos_token", true), meta.GetBool("tokenizer.ggml.add_eos_token", false));
+    }
+
+    /// <inheritdoc />
+    public override TokenType GetTokenType(int id) => _types[CheckId(id)];
+
+    /// <inheritdoc />
+    public override string GetTokenText(int id) => _texts[CheckId(id)];
+
+    /// <inheritdoc />
+    public override bool IsEndOfGeneration(int id) => (uint)id < (uint)_texts.Length && _endOfGeneration[id];
+
+    /// <inheritdoc />
+    /// <exception cref="InvalidOperationException">
+    /// A character is in no token and the vocabulary has neither a byte token for one of its bytes nor an unknown token.
+    /// </exception>
+    public override IReadOnlyList<int> Encode(string text, bool addSpecial = true, bool parseSpecial = false)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var output = new List<int>(text.Length / 3 + 4);
+        if (addSpecial && AddBos && BosToken >= 0) output.Add(BosToken);
+        if (text.Length > 0)
+        {
+            text = ReplaceLoneSurrogates(text);
+            if (_hasUserDefined || (parseSpecial && _specialTokens.Length > 0))
+            {
+                bool afterSpecial = true;
+                foreach (var f in SplitSpecial(text, parseSpecial))
+                {
+                    if (f.Token >= 0)
+                    {
+                        output.Add(f.Token);
+                        afterSpecial = true;
+                    }
+                    else
+                    {
+                        EncodePlain(text.AsSpan(f.Start, f.Length), _addSpacePrefix && afterSpecial, output);
+                        afterSpecial = false;
+                    }
+                }
+            }
+            else
+            {
+                EncodePlain(text, _addSpacePrefix, output);
+            }
+        }
+        if (addSpecial && AddEos && EosToken >= 0) output.Add(EosToken);
+        return output;
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="id"/> is not a token id.</exception>
+    public override void AppendTokenBytes(int id, List<byte> destination, bool renderSpecial = false)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        CheckId(id);
+        bool render = _types[id] switch
+        {
+            TokenType.Normal or TokenType.Byte or TokenType.UserDefined => true,
+            TokenType.Control or TokenType.Unknown => renderSpecial,
+            _ => false,
+        };
+        if (render) destination.AddRange(_pieceBytes.AsSpan(_pieceOffsets[id], _pieceOffsets[id + 1] - _pieceOffsets[id]));
+    }
+
+    private int CheckId(int id)
+    {
+        if ((uint)id >= (uint)_texts.Length)
+            throw new ArgumentOutOfRangeException(nameof(id), id, $"Token ids are 0 to {_texts.Length - 1}.");
+        return id;
+    }
+
+    /// <summary>Tokenizes one piece of plain text (no special tokens in it) and appends the ids.</summary>
+    private void EncodePlain(ReadOnlySpan<char> text, bool spacePrefix, List<int> output)
+    {
+        int length = text.Length + (spacePrefix ? 1 : 0);
+        char[] bufferArray = ArrayPool<char>.Shared.Rent(length);
+        Symbol[] symbols = ArrayPool<Symbol>.Shared.Rent(length);
+        try
+        {
+            Span<char> buffer = bufferArray.AsSpan(0, length);
+            int p = 0;
+            if (spacePrefix) buffer[p++] = SpaceMarker;
+            text.CopyTo(buffer[p..]);
+            buffer.Replace(' ', SpaceMarker);
+
+            // One symbol per Unicode character (a surrogate pair is one character).
+            int count = 0;
+            for (int i = 0; i < length;)
+            {
+                int n = char.IsHighSurrogate(buffer[i]) && i + 1 < length && char.IsLowSurrogate(buffer[i + 1]) ? 2 : 1;
+                symbols[count] = new Symbol(i, n, count - 1, i + n == length ? -1 : count + 1);
+                count++;
+                i += n;
+            }
+
+            var queue = new PriorityQueue<Bigram, Bigram>(count, BigramOrder.Instance);
+            for (int i = 1; i < count; i++) TryAddBigram(buffer, symbols, i - 1, i, queue);
+
+            while (queue.TryDequeue(out var bigram, out _))
+            {
+                ref Symbol left = ref symbols[bigram.Left];
+                ref Symbol right = ref symbols[bigram.Right];
+                // Stale entry: one side has been merged into something else since it was queued.
+                if (left.Length == 0 || right.Length == 0 || left.Length + right.Length != bigram.Length) continue;
+
+                left.Length += right.Length;
+                right.Length = 0;
+                left.Next = right.Next;
+                if (right.Next >= 0) symbols[right.Next].Prev = bigram.Left;
+
+                TryAddBigram(buffer, symbols, left.Prev, bigram.Left, queue);
+                TryAddBigram(buffer, symbols, bigram.Left, left.Next, queue);
+            }
+
+            for (int i = 0; i != -1; i = symbols[i].Next)
+            {
+                var piece = buffer.Slice(symbols[i].Start, symbols[i].Length);
+                if (_lookup.TryGetValue(piece, out int id))
+                    output.Add(id);
+                else
+                    AppendByteFallback(piece, output);
+            }
+        }
+        finally
+        {
+            ArrayPool<Symbol>.Shared.Return(symbols);
+            ArrayPool<char>.Shared.Return(bufferArray);
+        }
+    }
+
+    private void TryAddBigram(ReadOnlySpan<char> buffer, Symbol[] symbols, int left, int right, PriorityQueue<Bigram, Bigram> queue)
+    {
+        if (left < 0 || right < 0) return;
+        int length = symbols[left].Length + symbols[right].Length;
+        if (!_lookup.TryGetValue(buffer.Slice(symbols[left].Start, length), out int id)) return;
+        var bigram = new Bigram(left, right, length, _scores[id]);
+        queue.Enqueue(bigram, bigram);
+    }
+
+    private void AppendByteFallback(ReadOnlySpan<char> character, List<int> output)
+    {
+        Span<byte> utf8 = stackalloc byte[8];
+        int n = Encoding.UTF8.GetBytes(character, utf8);
+        for (int j = 0; j < n; j++)
+        {
+            int id = _byteTokens[utf8[j]];
+            if (id < 0) id = UnknownToken;
+            if (id < 0)
+                throw new InvalidOperationException(
+                    $"Cannot encode byte 0x{utf8[j]:X2}: the vocabulary has no <0x{utf8[j]:X2}> token and no unknown token.");
+            output.Add(id);
+        }
+    }
+
+    /// <summary>Splits <paramref name="text"/> on special-token texts, longest text first, like llama.cpp.</summary>
+    private List<Fragment> SplitSpecial(string text, bool parseSpecial)
+    {
+        var fragments = new List<Fragment> { new(0, text.Length, -1) };
+        var next = new List<Fragment>();
+        foreach (int id in _specialTokens)
+        {
+            if (!parseSpecial && _types[id] != TokenType.UserDefined) continue;
+            string special = _texts[id];
+            next.Clear();
+            foreach (var f in fragments)
+            {
+                if (f.Token >= 0)
+                {
+                    next.Add(f);
+                    continue;
+                }
+                int start = f.Start, end = f.Start + f.Length;
+                while (start < end)
+                {
+                    int at = text.AsSpan(start, end - start).IndexOf(special, StringComparison.Ordinal);
+                    if (at < 0) break;
+                    if (at > 0) next.Add(new Fragment(start, at, -1));
+                    next.Add(new Fragment(start + at, special.Length, id));
+                    start += at + special.Length;
+                }
+                if (start < end) next.Add(new Fragment(start, end - start, -1));
+            }
+            (fragments, next) = (next, fragments);
+        }
+        return fragments;
+    }
+
+    private static string ReplaceLoneSurrogates(string text)
+    {
+        var span = text.AsSpan();
+        int i = span.IndexOfAnyInRange('\uD800', '\uDFFF');
+        if (i < 0) return text;
+        for (; i < span.Length; i++)
+        {
+            if (!char.IsSurrogate(span[i])) continue;
+            if (char.IsHighSurrogate(span[i]) && i + 1 < span.Length && char.IsLowSurrogate(span[i + 1]))
+            {
+                i++;
+                continue;
+            }
+            // What llama.cpp would see: the UTF-8 conversion turns a lone surrogate into U+FFFD.
+            return Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(text));
+        }
+        return text;
+    }
+
+    private static int ReadId(GgufMetadata meta, string key, int defaultId, int vocabularySize, string? path)
+    {
+        if (!meta.TryGetValue(key, out var value)) return defaultId < vocabularySize ? defaultId : -1;
+        if (!value.TryGetInteger(out long signed, out ulong unsigned, out bool isUnsigned))
+            throw new GgufFormatException($"expected an integer token id but found {value.Type}", key, -1, path);
+        // Converters write -1, or its unsigned 32-bit image, for "no such token" (stories260K's padding id is 0xFFFFFFFF).
+        if (isUnsigned ? unsigned is uint.MaxValue or ulong.MaxValue : signed == -1) return -1;
+        if (isUnsigned ? unsigned >= (ulong)vocabularySize : signed < 0 || signed >= vocabularySize)
+            throw new GgufFormatException(
+                $"token id {(isUnsigned ? unsigned.ToString(CultureInfo.InvariantCulture) : signed.ToString(CultureInfo.InvariantCulture))} is out of range [0, {vocabularySize - 1}]",
+                key, -1, path);
+        return isUnsigned ? (int)unsigned : (int)signed;
+    }
+
+    /// <summary>The byte a <c>&lt;0xNN&gt;</c> text stands for, or -1.</summary>
+    private static int ParseByteToken(string text) =>
+        text.Length == 6 && text.StartsWith("<0x", StringComparison.Ordinal) && text[5] == '>'
+        && byte.TryParse(text.AsSpan(3, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out byte b)
+            ? b
+            : -1;
+
+    /// <summary>The bytes each token renders as, packed: token i is <c>bytes[offsets[i]..offsets[i + 1]]</c>.</summary>
+    private static (byte[] Bytes, int[] Offsets) BuildPieces(string[] texts, TokenType[] types)
+    {
+        // "▁" becomes a space in normal tokens; the other kinds render their text verbatim.
+        static string Rendered(string text, TokenType type) =>
+            type == TokenType.Normal ? text.Replace(SpaceMarker, ' ') : text;
+
+        var offsets = new int[texts.Length + 1];
+        int total = 0;
+        for (int i = 0; i < texts.Length; i++)
+        {
+            offsets[i] = total;
+            total += types[i] == TokenType.Byte ? 1 : Encoding.UTF8.GetByteCount(Rendered(texts[i], types[i]));
+        }
+        offsets[texts.Length] = total;
+        var bytes = new byte[total];
+        for (int i = 0; i < texts.Length; i++)
+        {
+            if (types[i] == TokenType.Byte)
+                bytes[offsets[i]] = (byte)ParseByteToken(texts[i]);
+            else
+                Encoding.UTF8.GetBytes(Rendered(texts[i], types[i]), bytes.AsSpan(offsets[i]));
+        }
+        return (bytes, offsets);
+    }
+
+    private struct Symbol(int start, int length, int prev, int next)
+    {
+        public int Start = start;
+        public int Length = length;
+        public int Prev = prev;
+        public int Next = next;
+    }
+
+    private readonly record struct Bigram(int Left, int Right, int Length, float Score);
+
+    private readonly record struct Fragment(int Start, int Length, int Token);
+
+    /// <summary>Highest score first; on a tie, the leftmost pair.</summary>
+    private sealed class BigramOrder : IComparer<Bigram>
+    {
+        public static readonly BigramOrder Instance = new();
+
+        public int Compare(Bigram x, Bigram y)
+        {
+            int c = y.Score.CompareTo(x.Score);
+            return c != 0 ? c : x.Left.CompareTo(y.Left);
+        }
+    }
+}
