@@ -22,6 +22,12 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary>The default data alignment when <c>general.alignment</c> is absent.</summary>
     public const int DefaultAlignment = 32;
 
+    /// <summary>The largest <c>general.alignment</c> accepted (2^20).</summary>
+    public const int MaxAlignment = 1 << 20;
+
+    /// <summary>The metadata key holding the data alignment.</summary>
+    public const string AlignmentKey = "general.alignment";
+
     private const int MaxDimensions = 4;
     private const int MaxArrayNesting = 16;
 
@@ -183,6 +189,7 @@ public sealed unsafe class GgufFile : IDisposable
         if (tensorCount > (ulong)r.Remaining / 24)
             throw new GgufFormatException($"tensor_count {tensorCount} cannot fit in the {Length}-byte file", "tensor_count", tensorCountAt, FilePath);
 
+        long alignmentAt = -1;
         for (ulong i = 0; i < kvCount; i++)
         {
             long keyAt = r.Position;
@@ -192,16 +199,22 @@ public sealed unsafe class GgufFile : IDisposable
             var value = ReadValue(ref r, type, key, typeAt, 0);
             if (!Metadata.TryAdd(key, value))
                 throw new GgufFormatException($"duplicate metadata key '{key}'", key, keyAt, FilePath);
+            if (key == AlignmentKey) alignmentAt = typeAt;
         }
 
-        if (Metadata.TryGetValue("general.alignment", out var alignValue))
+        if (Metadata.TryGetValue(AlignmentKey, out var alignValue))
         {
             if (alignValue.Value is not uint align)
-                throw new GgufFormatException($"general.alignment must be a u32, found {alignValue.Type}", "general.alignment", -1, FilePath);
-            if (align == 0 || (align & (align - 1)) != 0 || align > 1 << 20)
-                throw new GgufFormatException($"alignment {align} is not a power of two in [1, 2^20]", "general.alignment", -1, FilePath);
+                throw new GgufFormatException($"{AlignmentKey} must be a u32, found {alignValue.Type}", AlignmentKey, alignmentAt, FilePath);
+            if (align == 0 || (align & (align - 1)) != 0 || align > MaxAlignment)
+                throw new GgufFormatException($"alignment {align} is not a power of two in [1, 2^20]", AlignmentKey, alignmentAt + 4, FilePath);
             Alignment = (int)align;
         }
+
+        // Re-check against what is left after the metadata: each tensor info takes at least 8 (name length) + 4 (n_dims)
+        // + 8 (one dimension) + 4 (type) + 8 (offset) bytes.
+        if (tensorCount > (ulong)r.Remaining / 32)
+            throw new GgufFormatException($"tensor_count {tensorCount} cannot fit in the {r.Remaining} bytes after the metadata", "tensor_count", tensorCountAt, FilePath);
 
         var infos = new List<(string Name, long[] Dims, GgmlType Type, ulong Offset, long At, long Elements, long Bytes)>((int)tensorCount);
         for (ulong i = 0; i < tensorCount; i++)
@@ -304,6 +317,9 @@ public sealed unsafe class GgufFile : IDisposable
         };
         if (count > (ulong)r.Remaining / (ulong)minSize)
             throw new GgufFormatException($"array count {count} cannot fit in the remaining {r.Remaining} bytes", key + ".count", countAt, FilePath);
+        // Fits in the file, but a CLR array (and the byte spans read below) is limited to Array.MaxLength bytes.
+        if (count > (ulong)Array.MaxLength / (ulong)minSize)
+            throw new GgufFormatException($"array count {count} is too large", key + ".count", countAt, FilePath);
         int n = (int)count;
         object array;
         switch (elemType)
@@ -312,9 +328,14 @@ public sealed unsafe class GgufFile : IDisposable
             case GgufValueType.Int8: array = MemoryMarshal.Cast<byte, sbyte>(r.Bytes(n, key)).ToArray(); break;
             case GgufValueType.Bool:
                 {
+                    long at = r.Position;
                     var src = r.Bytes(n, key);
                     var b = new bool[n];
-                    for (int i = 0; i < n; i++) b[i] = src[i] != 0;
+                    for (int i = 0; i < n; i++)
+                    {
+                        if (src[i] > 1) throw new GgufFormatException($"boolean byte {i} of the array is {src[i]}, expected 0 or 1", key, at + i, FilePath);
+                        b[i] = src[i] != 0;
+                    }
                     array = b;
                     break;
                 }

@@ -114,7 +114,9 @@ public sealed class GgufMetadata : IReadOnlyDictionary<string, GgufValue>
         var v = this[key];
         if (v.Type != GgufValueType.Array) throw WrongType(key, v, $"an array of {typeof(T).Name}");
         if (v.Value is T[] typed) return typed;
-        if (typeof(T) == typeof(int) || typeof(T) == typeof(uint) || typeof(T) == typeof(long))
+        bool integerElements = v.ElementType is GgufValueType.UInt8 or GgufValueType.Int8 or GgufValueType.UInt16 or GgufValueType.Int16
+            or GgufValueType.UInt32 or GgufValueType.Int32 or GgufValueType.UInt64 or GgufValueType.Int64;
+        if (integerElements && (typeof(T) == typeof(int) || typeof(T) == typeof(uint) || typeof(T) == typeof(long)))
         {
             var src = (Array)v.Value;
             var result = new T[src.Length];

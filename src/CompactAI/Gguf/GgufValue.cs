@@ -19,6 +19,16 @@ public sealed class GgufValue
             throw new ArgumentException($"An array of {elementType} must be given as {ClrTypeOf(elementType, true).Name}, not {value.GetType().Name}.", nameof(value));
         if (type != GgufValueType.Array && ClrTypeOf(type, nested: false) != value.GetType())
             throw new ArgumentException($"A {type} value must be given as {ClrTypeOf(type, false).Name}, not {value.GetType().Name}.", nameof(value));
+        if (value is GgufValue[] items)
+        {
+            foreach (var item in items)
+                if (item is null || item.Type != GgufValueType.Array)
+                    throw new ArgumentException("Every element of an array of arrays must be a non-null array value.", nameof(value));
+        }
+        else if (value is string[] strings && Array.IndexOf(strings, null) >= 0)
+        {
+            throw new ArgumentException("An array of strings cannot contain null.", nameof(value));
+        }
     }
 
     /// <summary>The value's type.</summary>

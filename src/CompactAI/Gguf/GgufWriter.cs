@@ -22,17 +22,26 @@ public sealed class GgufWriter
     private readonly HashSet<string> _keys = new(StringComparer.Ordinal);
     private readonly List<(string Name, GgmlType Type, long[] Dims, ReadOnlyMemory<byte> Data)> _tensors = new();
     private readonly HashSet<string> _tensorNames = new(StringComparer.Ordinal);
+    private bool _alignmentKeyImplicit;
 
     /// <summary>Creates a writer.</summary>
-    /// <param name="alignment">Data alignment; written as <c>general.alignment</c> when it is not the default 32.</param>
+    /// <param name="alignment">
+    /// Data alignment, a power of two up to 2^20 (what the reader accepts); written as <c>general.alignment</c> (first key)
+    /// when it is not the default 32, unless the key is later added explicitly, which then places it where it is added.
+    /// </param>
     /// <param name="version">GGUF version to write (2 or 3; the layouts are the same).</param>
     public GgufWriter(int alignment = GgufFile.DefaultAlignment, uint version = 3)
     {
-        if (alignment <= 0 || (alignment & (alignment - 1)) != 0) throw new ArgumentOutOfRangeException(nameof(alignment), alignment, "The alignment must be a positive power of two.");
+        if (alignment <= 0 || (alignment & (alignment - 1)) != 0 || alignment > GgufFile.MaxAlignment)
+            throw new ArgumentOutOfRangeException(nameof(alignment), alignment, $"The alignment must be a power of two in [1, {GgufFile.MaxAlignment}].");
         if (version is not (2 or 3)) throw new ArgumentOutOfRangeException(nameof(version), version, "Only versions 2 and 3 can be written.");
         Alignment = alignment;
         Version = version;
-        if (alignment != GgufFile.DefaultAlignment) Add("general.alignment", new GgufValue(GgufValueType.UInt32, (uint)alignment));
+        if (alignment != GgufFile.DefaultAlignment)
+        {
+            Add(GgufFile.AlignmentKey, new GgufValue(GgufValueType.UInt32, (uint)alignment));
+            _alignmentKeyImplicit = true;
+        }
     }
 
     /// <summary>The data alignment.</summary>
@@ -42,10 +51,25 @@ public sealed class GgufWriter
     public uint Version { get; }
 
     /// <summary>Adds a metadata value of any type.</summary>
+    /// <exception cref="ArgumentException">
+    /// The key was already added, or it is <c>general.alignment</c> with a value other than this writer's <see cref="Alignment"/> as a u32.
+    /// </exception>
     public GgufWriter Add(string key, GgufValue value)
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(value);
+        if (key == GgufFile.AlignmentKey)
+        {
+            // The data is laid out with Alignment; a key saying otherwise would make the file unreadable.
+            if (value.Value is not uint align || align != (uint)Alignment)
+                throw new ArgumentException($"'{GgufFile.AlignmentKey}' must be the u32 {Alignment} (this writer's alignment), not {value.Type} {value}.", nameof(value));
+            if (_alignmentKeyImplicit)
+            {
+                _alignmentKeyImplicit = false;
+                _keys.Remove(key);
+                _metadata.RemoveAll(kv => kv.Key == key);
+            }
+        }
         if (!_keys.Add(key)) throw new ArgumentException($"Metadata key '{key}' was already added.", nameof(key));
         _metadata.Add(new(key, value));
         return this;
@@ -106,10 +130,14 @@ public sealed class GgufWriter
     }
 
     /// <summary>Writes the file to <paramref name="stream"/>.</summary>
+    /// <remarks>The stream need not be seekable; the file starts at the stream's current position.</remarks>
     public void WriteTo(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        using var w = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+        // The header is assembled in memory so that its length (which fixes where the data section starts) does not
+        // depend on the stream's position or on the stream being seekable.
+        var header = new MemoryStream();
+        using var w = new BinaryWriter(header, Encoding.UTF8, leaveOpen: true);
         w.Write(GgufFile.Magic);
         w.Write(Version);
         w.Write((ulong)_tensors.Count);
@@ -135,22 +163,25 @@ public sealed class GgufWriter
             offset = GgufFile.AlignUp(offset + t.Data.Length, Alignment);
         }
         w.Flush();
-        long headerEnd = stream.Position;
-        Pad(w, GgufFile.AlignUp(headerEnd, Alignment) - headerEnd);
+        long headerEnd = header.Length;
+        Pad(header, GgufFile.AlignUp(headerEnd, Alignment) - headerEnd);
+        header.WriteTo(stream);
         long written = 0;
         for (int i = 0; i < _tensors.Count; i++)
         {
-            Pad(w, offsets[i] - written);
-            w.Write(_tensors[i].Data.Span);
+            Pad(stream, offsets[i] - written);
+            stream.Write(_tensors[i].Data.Span);
             written = offsets[i] + _tensors[i].Data.Length;
         }
-        Pad(w, GgufFile.AlignUp(written, Alignment) - written);
-        w.Flush();
+        Pad(stream, GgufFile.AlignUp(written, Alignment) - written);
+        stream.Flush();
     }
 
-    private static void Pad(BinaryWriter w, long n)
+    private static void Pad(Stream s, long n)
     {
-        for (long i = 0; i < n; i++) w.Write((byte)0);
+        Span<byte> zeros = stackalloc byte[256];
+        zeros.Clear();
+        for (; n > 0; n -= zeros.Length) s.Write(zeros[..(int)Math.Min(n, zeros.Length)]);
     }
 
     private static void WriteString(BinaryWriter w, string s)
