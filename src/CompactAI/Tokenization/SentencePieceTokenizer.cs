@@ -108,12 +108,13 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
                 _hasUserDefined |= types[i] == TokenType.UserDefined;
             }
         }
-        special.Sort((a, b) =>
-        {
-            int c = Encoding.UTF8.GetByteCount(texts[b]).CompareTo(Encoding.UTF8.GetByteCount(texts[a]));
-            return c != 0 ? c : a.CompareTo(b);
-        });
-        _specialTokens = special.ToArray();
+        // Longest text (in UTF-8 bytes, as llama.cpp sorts) first; equal lengths by id.
+        var keys = new long[special.Count];
+        for (int i = 0; i < keys.Length; i++)
+            keys[i] = ((long)-Encoding.UTF8.GetByteCount(texts[special[i]]) << 32) | (uint)special[i];
+        Array.Sort(keys);
+        _specialTokens = new int[keys.Length];
+        for (int i = 0; i < keys.Length; i++) _specialTokens[i] = (int)(keys[i] & 0xFFFFFFFF);
     }
 
     /// <summary>The unknown token id (<c>tokenizer.ggml.unknown_token_id</c>, default 0), or -1.</summary>
@@ -263,6 +264,7 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
     private void EncodePlain(ReadOnlySpan<char> text, bool spacePrefix, List<int> output)
     {
         int length = text.Length + (spacePrefix ? 1 : 0);
+        if (length == 0) return;
         char[] bufferArray = ArrayPool<char>.Shared.Rent(length);
         Symbol[] symbols = ArrayPool<Symbol>.Shared.Rent(length);
         try

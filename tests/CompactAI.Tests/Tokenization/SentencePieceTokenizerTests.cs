@@ -216,6 +216,24 @@ public sealed class SentencePieceTokenizerTests
     }
 
     [Fact]
+    public void LongestSpecialTextIsSplitOffFirst()
+    {
+        string[] tokens = ["<unk>", "<s>", "</s>", "<|x|>", "<|x|>y", "▁", "y"];
+        var t = Build(tokens, [0, 0, 0, 0, 0, -1, -1], [2, 3, 3, 4, 4, 1, 1]);
+        Assert.Equal([3, 4, 3], t.Encode("<|x|><|x|>y<|x|>", addSpecial: false));
+        Assert.Equal([5, 6, 3], t.Encode("y<|x|>", addSpecial: false));
+    }
+
+    [Fact]
+    public void LongTextRoundTrips()
+    {
+        var t = LlamaSpm.Value;
+        string text = string.Concat(Enumerable.Repeat(string.Join("\n", Vectors.Value.Inputs), 40));
+        var ids = t.Encode(text, addSpecial: false);
+        Assert.Equal(" " + text, t.Decode(ids));
+    }
+
+    [Fact]
     public void SpacePrefixCanBeTurnedOff()
     {
         string[] tokens = ["<unk>", "<s>", "</s>", "▁", "a", "▁a"];
