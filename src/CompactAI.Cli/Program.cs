@@ -27,7 +27,7 @@ internal static class Program
         {
             if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
             {
-                Console.Out.WriteLine(Usage);
+                (args.Length == 0 ? Console.Error : Console.Out).WriteLine(Usage);
                 return args.Length == 0 ? 2 : 0;
             }
             var rest = args[1..];
