@@ -34,7 +34,7 @@ public sealed class InferenceSession : IDisposable
         ContextSize = contextSize;
         _pool = new WorkerPool(threads);
         _transformer = new Transformer(c, model.Weights, _pool, batchSize);
-        _cache = new KvCache(c.BlockCount, contextSize, c.KvHeadCount * c.HeadDim, c.KvHeadCount * c.ValueDim);
+        _cache = new KvCache(c.BlockCount, contextSize, c.KvHeadCount, c.HeadDim, c.ValueDim);
         _logits = new float[c.VocabularySize];
     }
 

@@ -1,41 +1,63 @@
 namespace CompactAI.Inference;
 
 /// <summary>
-/// The attention key/value cache of one sequence: for each layer, <see cref="Capacity"/> positions of keys and values.
-/// Values are stored as <see cref="float"/> rounded to half precision, which is llama.cpp's default F16 cache arithmetic
-/// without its conversion cost on the read path.
+/// The attention key/value cache of one sequence. Per layer and KV head, positions are contiguous
+/// (<c>[layer][kvHead][pos][dim]</c>), so attention reads each head's keys as one strided block. Values are stored as
+/// <see cref="float"/> rounded to half precision: llama.cpp's default F16 cache arithmetic without conversions on the read path.
 /// </summary>
 internal sealed class KvCache
 {
-    public KvCache(int layers, int capacity, int keyWidth, int valueWidth)
+    private readonly float[][] _keys, _values;
+
+    public KvCache(int layers, int capacity, int kvHeads, int headDim, int valueDim)
     {
         Capacity = capacity;
-        KeyWidth = keyWidth;
-        ValueWidth = valueWidth;
-        Keys = new float[layers][];
-        Values = new float[layers][];
+        KvHeads = kvHeads;
+        HeadDim = headDim;
+        ValueDim = valueDim;
+        _keys = new float[layers][];
+        _values = new float[layers][];
         for (int l = 0; l < layers; l++)
         {
-            Keys[l] = new float[(long)capacity * keyWidth];
-            Values[l] = new float[(long)capacity * valueWidth];
+            _keys[l] = new float[(long)kvHeads * capacity * headDim];
+            _values[l] = new float[(long)kvHeads * capacity * valueDim];
         }
     }
 
     /// <summary>Positions the cache can hold.</summary>
     public int Capacity { get; }
 
-    /// <summary>Floats per position per layer for keys (kv heads × head dim).</summary>
-    public int KeyWidth { get; }
+    /// <summary>Key/value heads.</summary>
+    public int KvHeads { get; }
 
-    /// <summary>Floats per position per layer for values.</summary>
-    public int ValueWidth { get; }
+    /// <summary>Floats per key.</summary>
+    public int HeadDim { get; }
 
-    /// <summary>Keys[layer][pos · KeyWidth + kvHead · headDim + d].</summary>
-    public float[][] Keys { get; }
-
-    /// <summary>Values[layer][pos · ValueWidth + kvHead · valueDim + d].</summary>
-    public float[][] Values { get; }
+    /// <summary>Floats per value.</summary>
+    public int ValueDim { get; }
 
     /// <summary>Bytes held.</summary>
-    public long SizeInBytes => (long)Keys.Length * Capacity * (KeyWidth + ValueWidth) * sizeof(float);
+    public long SizeInBytes => (long)_keys.Length * KvHeads * Capacity * (HeadDim + ValueDim) * sizeof(float);
+
+    /// <summary>All keys of one head: [pos × HeadDim].</summary>
+    public Span<float> KeysOf(int layer, int kvHead) => _keys[layer].AsSpan(kvHead * Capacity * HeadDim, Capacity * HeadDim);
+
+    /// <summary>All values of one head: [pos × ValueDim].</summary>
+    public Span<float> ValuesOf(int layer, int kvHead) => _values[layer].AsSpan(kvHead * Capacity * ValueDim, Capacity * ValueDim);
+
+    /// <summary>
+    /// Stores the keys and values of <paramref name="count"/> tokens at positions <paramref name="startPos"/>… from
+    /// token-major rows ([token][kvHead][dim]), rounded to half precision.
+    /// </summary>
+    public void Store(int layer, int startPos, int count, ReadOnlySpan<float> keys, ReadOnlySpan<float> values)
+    {
+        for (int b = 0; b < count; b++)
+        {
+            for (int h = 0; h < KvHeads; h++)
+            {
+                Tensors.TensorOps.RoundToHalf(keys.Slice((b * KvHeads + h) * HeadDim, HeadDim), KeysOf(layer, h).Slice((startPos + b) * HeadDim, HeadDim));
+                Tensors.TensorOps.RoundToHalf(values.Slice((b * KvHeads + h) * ValueDim, ValueDim), ValuesOf(layer, h).Slice((startPos + b) * ValueDim, ValueDim));
+            }
+        }
+    }
 }

@@ -11,21 +11,18 @@ namespace CompactAI.Models;
 /// One instance per session: it owns the activation buffers, sized once for <see cref="MaxBatch"/> tokens, so the
 /// decode loop allocates nothing.
 /// </summary>
-internal sealed unsafe class Transformer : IParallelJob
+internal sealed class Transformer
 {
     private readonly ModelConfig _c;
     private readonly ModelWeights _w;
     private readonly WorkerPool _pool;
     private readonly MatMul _matmul;
+    private readonly Attention _attention;
 
     // Activations, [batch × width] row-major.
     private readonly float[] _x, _xn, _q, _k, _v, _attn, _proj, _gate, _up;
     private readonly float[] _ropeCos, _ropeSin; // [batch × ropeDims/2]
     private readonly float _ropeThetaScale;
-
-    // Attention dispatch state.
-    private KvCache? _cache;
-    private int _layer, _startPos, _batch;
 
     public Transformer(ModelConfig config, ModelWeights weights, WorkerPool pool, int maxBatch)
     {
@@ -33,6 +30,7 @@ internal sealed unsafe class Transformer : IParallelJob
         _w = weights;
         _pool = pool;
         _matmul = new MatMul(pool);
+        _attention = new Attention(config, pool);
         MaxBatch = maxBatch;
         int embd = config.EmbeddingLength;
         _x = new float[maxBatch * embd];
@@ -83,8 +81,8 @@ internal sealed unsafe class Transformer : IParallelJob
             _matmul.Compute(layer.Value, _xn, n, _v);
             ApplyRope(_q, _c.HeadCount, n);
             ApplyRope(_k, _c.KvHeadCount, n);
-            StoreKeysValues(cache, l, startPos, n);
-            Attend(cache, l, startPos, n);
+            cache.Store(l, startPos, n, _k, _v);
+            _attention.Run(_q, cache, l, startPos, n, _attn);
 
             // x = x + attn·Wo
             _matmul.Compute(layer.Output, _attn, n, _proj);
@@ -165,54 +163,6 @@ internal sealed unsafe class Transformer : IParallelJob
                     }
                 }
             }
-        }
-    }
-
-    private void StoreKeysValues(KvCache cache, int layer, int startPos, int n)
-    {
-        int kw = cache.KeyWidth, vw = cache.ValueWidth;
-        TensorOps.RoundToHalf(_k.AsSpan(0, n * kw), cache.Keys[layer].AsSpan(startPos * kw, n * kw));
-        TensorOps.RoundToHalf(_v.AsSpan(0, n * vw), cache.Values[layer].AsSpan(startPos * vw, n * vw));
-    }
-
-    private void Attend(KvCache cache, int layer, int startPos, int n)
-    {
-        _cache = cache;
-        _layer = layer;
-        _startPos = startPos;
-        _batch = n;
-        _pool.Run(this, n * _c.HeadCount, Math.Max(1, 2048 / Math.Max(1, startPos + n)));
-        _cache = null;
-    }
-
-    [ThreadStatic] private static float[]? t_scores;
-
-    /// <summary>Attention for (token, head) items: softmax(q·Kᵀ/√d) · V over positions 0…pos.</summary>
-    public void Execute(int start, int end)
-    {
-        var cache = _cache!;
-        int hd = _c.HeadDim, vd = _c.ValueDim, heads = _c.HeadCount, group = heads / _c.KvHeadCount;
-        int kw = cache.KeyWidth, vw = cache.ValueWidth;
-        float scale = 1.0f / MathF.Sqrt(hd);
-        var keys = cache.Keys[_layer];
-        var values = cache.Values[_layer];
-        int maxLen = _startPos + _batch;
-        var scores = t_scores is { } s && s.Length >= maxLen ? s : (t_scores = new float[Math.Max(maxLen, 256)]);
-        Span<float> q = stackalloc float[hd];
-        for (int item = start; item < end; item++)
-        {
-            int b = item / heads, h = item % heads, kvh = h / group;
-            int len = _startPos + b + 1; // causal: positions 0…pos
-            // llama.cpp's F16 cache multiplies a half-precision copy of q with the keys.
-            TensorOps.RoundToHalf(_q.AsSpan((b * heads + h) * hd, hd), q);
-            for (int t = 0; t < len; t++) scores[t] = TensorPrimitives.Dot(q, keys.AsSpan(t * kw + kvh * hd, hd));
-            var p = scores.AsSpan(0, len);
-            TensorPrimitives.Multiply(p, scale, p);
-            TensorOps.Softmax(p);
-            TensorOps.RoundToHalf(p, p);
-            var o = _attn.AsSpan((b * heads + h) * vd, vd);
-            o.Clear();
-            for (int t = 0; t < len; t++) TensorPrimitives.MultiplyAdd(values.AsSpan(t * vw + kvh * vd, vd), p[t], o, o);
         }
     }
 

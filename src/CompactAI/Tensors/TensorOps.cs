@@ -29,9 +29,15 @@ internal static class TensorOps
         TensorPrimitives.Multiply(x, (float)(1.0 / sum), x);
     }
 
-    /// <summary>dst = (float)(Half)src: rounds to the nearest half-precision value.</summary>
+    /// <summary>dst = (float)(Half)src: rounds to the nearest half-precision value (vectorised conversions, in chunks).</summary>
     public static void RoundToHalf(ReadOnlySpan<float> src, Span<float> dst)
     {
-        for (int i = 0; i < src.Length; i++) dst[i] = (float)(Half)src[i];
+        Span<Half> tmp = stackalloc Half[256];
+        for (int i = 0; i < src.Length; i += 256)
+        {
+            int n = Math.Min(256, src.Length - i);
+            TensorPrimitives.ConvertToHalf(src.Slice(i, n), tmp[..n]);
+            TensorPrimitives.ConvertToSingle(tmp[..n], dst.Slice(i, n));
+        }
     }
 }
