@@ -21,7 +21,7 @@ namespace CompactAI;
 public sealed class CompactModel : IDisposable
 {
     /// <summary>The architectures this engine runs.</summary>
-    public static IReadOnlyList<string> SupportedArchitectures { get; } = ["llama"];
+    public static IReadOnlyList<string> SupportedArchitectures { get; } = ModelArchitecture.All.Keys.ToArray();
 
     private readonly GgufFile _file;
 
@@ -29,9 +29,6 @@ public sealed class CompactModel : IDisposable
     {
         _file = file;
         Options = options;
-        string arch = file.Metadata.GetString("general.architecture");
-        if (!SupportedArchitectures.Contains(arch))
-            throw new NotSupportedException($"Model architecture '{arch}' is not supported. Supported architectures: {string.Join(", ", SupportedArchitectures)}.");
         Config = ModelConfig.FromGguf(file);
         Tokenizer = ModelTokenizer.FromGguf(file);
         if (Tokenizer.VocabularySize != Config.VocabularySize)

@@ -18,12 +18,12 @@ internal sealed class Attention : IParallelJob
 {
     private readonly WorkerPool _pool;
     private readonly int _heads, _kvHeads, _headDim, _valueDim;
-    private readonly float _scale;
+    private readonly float _scale, _softcap;
 
     // Dispatch state.
     private float[] _q = [], _out = [];
     private KvCache? _cache;
-    private int _layer, _startPos;
+    private int _layer, _startPos, _window;
 
     [ThreadStatic] private static float[]? t_scores;
 
@@ -34,12 +34,17 @@ internal sealed class Attention : IParallelJob
         _kvHeads = c.KvHeadCount;
         _headDim = c.HeadDim;
         _valueDim = c.ValueDim;
-        _scale = 1.0f / MathF.Sqrt(c.HeadDim);
+        _scale = c.AttentionScale;
+        _softcap = c.AttentionSoftcap;
     }
 
-    /// <summary>out[b, h, :] for tokens b at positions startPos + b, whose keys and values are already in the cache.</summary>
-    public void Run(float[] q, KvCache cache, int layer, int startPos, int batch, float[] output)
+    /// <summary>
+    /// out[b, h, :] for tokens b at positions startPos + b, whose keys and values are already in the cache.
+    /// With a <paramref name="window"/> &gt; 0, position p attends only to positions t with p − t &lt; window.
+    /// </summary>
+    public void Run(float[] q, KvCache cache, int layer, int startPos, int batch, float[] output, int window)
     {
+        _window = window;
         _q = q;
         _out = output;
         _cache = cache;
@@ -62,18 +67,20 @@ internal sealed class Attention : IParallelJob
         {
             int b = item / _heads, h = item % _heads, kvh = h / group;
             int len = _startPos + b + 1; // causal: positions 0…pos
+            int first = _window > 0 ? Math.Max(0, len - _window) : 0; // sliding window: the last `window` positions
             var keys = cache.KeysOf(_layer, kvh);
             var values = cache.ValuesOf(_layer, kvh);
             // llama.cpp's F16 cache multiplies a half-precision copy of q with the keys.
             TensorOps.RoundToHalf(_q.AsSpan(item * hd, hd), q);
-            var p = scores.AsSpan(0, len);
-            for (int t = 0; t < len; t++) p[t] = Dot(q, keys.Slice(t * hd, hd));
+            var p = scores.AsSpan(first, len - first);
+            for (int t = first; t < len; t++) p[t - first] = Dot(q, keys.Slice(t * hd, hd));
             TensorPrimitives.Multiply(p, _scale, p);
+            if (_softcap > 0) TensorOps.Softcap(p, _softcap);
             TensorOps.Softmax(p);
             TensorOps.RoundToHalf(p, p); // …and half-precision attention weights with the values
             var o = _out.AsSpan(item * vd, vd);
             o.Clear();
-            for (int t = 0; t < len; t++) Axpy(p[t], values.Slice(t * vd, vd), o);
+            for (int t = first; t < len; t++) Axpy(p[t - first], values.Slice(t * vd, vd), o);
         }
     }
 

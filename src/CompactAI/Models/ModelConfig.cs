@@ -11,7 +11,16 @@ public enum RopeStyle
     NeoX,
 }
 
-/// <summary>A model's hyper-parameters, read from GGUF metadata (<c>{architecture}.*</c> keys).</summary>
+/// <summary>The FFN's gate activation.</summary>
+public enum FfnActivation
+{
+    /// <summary>SiLU (x·σ(x)): SwiGLU, as in Llama, Qwen and Phi-3.</summary>
+    Silu,
+    /// <summary>GELU, tanh approximation: GeGLU, as in Gemma.</summary>
+    GeluTanh,
+}
+
+/// <summary>A model's hyper-parameters, read from GGUF metadata (<c>{architecture}.*</c> keys) and adjusted by its architecture.</summary>
 public sealed record ModelConfig
 {
     /// <summary><c>general.architecture</c>, e.g. <c>llama</c>.</summary>
@@ -59,11 +68,48 @@ public sealed record ModelConfig
     /// <summary>Vocabulary size (rows of the token embedding).</summary>
     public required int VocabularySize { get; init; }
 
-    /// <summary>Reads the hyper-parameters of a llama-style model from <paramref name="file"/>.</summary>
+    /// <summary>The FFN's gate activation.</summary>
+    public FfnActivation Activation { get; init; } = FfnActivation.Silu;
+
+    /// <summary>Multiplier of the token embeddings (Gemma: √embedding_length).</summary>
+    public float EmbeddingScale { get; init; } = 1.0f;
+
+    /// <summary>Scale of q·k before the softmax (default 1/√HeadDim).</summary>
+    public float AttentionScale { get; init; }
+
+    /// <summary>Attention logit soft-cap c: s = c·tanh(s/c) (0: off; Gemma 2 uses 50).</summary>
+    public float AttentionSoftcap { get; init; }
+
+    /// <summary>Final logit soft-cap (0: off; Gemma 2 uses 30).</summary>
+    public float FinalLogitSoftcap { get; init; }
+
+    /// <summary>Sliding-window size of the layers marked in <see cref="SlidingWindowLayers"/> (0: none).</summary>
+    public int SlidingWindow { get; init; }
+
+    /// <summary>Which layers attend only to the last <see cref="SlidingWindow"/> positions (null: none).</summary>
+    public IReadOnlyList<bool>? SlidingWindowLayers { get; init; }
+
+    /// <summary>RoPE base of sliding-window layers (Gemma 3's local layers use 10000).</summary>
+    public float SlidingWindowRopeFreqBase { get; init; }
+
+    /// <summary>Linear RoPE position scale of full-attention layers (1 / <c>rope.scaling.factor</c>).</summary>
+    public float RopeFreqScale { get; init; } = 1.0f;
+
+    /// <summary>Whether layer <paramref name="layer"/> uses the sliding window.</summary>
+    public bool IsSlidingWindowLayer(int layer) => SlidingWindow > 0 && SlidingWindowLayers is { } l && l[layer];
+
+    /// <summary>Reads the hyper-parameters of a model from <paramref name="file"/>; its architecture adjusts the defaults.</summary>
     /// <exception cref="GgufFormatException">A required key is missing or inconsistent.</exception>
+    /// <exception cref="NotSupportedException">The architecture is not supported; the message lists the supported ones.</exception>
     public static ModelConfig FromGguf(GgufFile file)
     {
         ArgumentNullException.ThrowIfNull(file);
+        var architecture = ModelArchitecture.For(file.Metadata.GetString("general.architecture"));
+        return architecture.Configure(ReadCommon(file, architecture), file.Metadata);
+    }
+
+    private static ModelConfig ReadCommon(GgufFile file, ModelArchitecture architecture)
+    {
         var m = file.Metadata;
         string arch = m.GetString("general.architecture");
         string p = arch + ".";
@@ -94,9 +140,12 @@ public sealed record ModelConfig
             ValueDim = valueDim,
             RopeDimensions = ropeDims,
             RopeFreqBase = m.GetFloat32(p + "rope.freq_base", 10000f),
-            RopeStyle = arch == "llama" ? RopeStyle.Interleaved : RopeStyle.NeoX,
+            RopeStyle = architecture.RopeStyle,
             RmsNormEpsilon = m.GetFloat32(p + "attention.layer_norm_rms_epsilon", 1e-5f),
             VocabularySize = checked((int)embedding.Dimensions[1]),
+            AttentionScale = 1.0f / MathF.Sqrt(headDim),
+            SlidingWindowRopeFreqBase = m.GetFloat32(p + "rope.freq_base", 10000f),
+            RopeFreqScale = m.GetFloat32(p + "rope.scaling.factor", 1.0f) is > 0 and var f && m.GetString(p + "rope.scaling.type", "none") == "linear" ? 1.0f / f : 1.0f,
         };
     }
 

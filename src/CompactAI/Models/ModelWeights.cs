@@ -3,23 +3,35 @@ using CompactAI.Tensors;
 
 namespace CompactAI.Models;
 
-/// <summary>The weights of one transformer block, viewed in place in the memory-mapped file.</summary>
+/// <summary>
+/// The weights of one transformer block, viewed in place in the memory-mapped file. Optional parts are null when the
+/// family does not have them: biases (Qwen2), Q/K norms (Qwen3, Gemma 3), post-norms (Gemma 2/3), fused QKV and fused
+/// gate-up projections (Phi-3).
+/// </summary>
 internal sealed class LayerWeights
 {
     public required float[] AttentionNorm { get; init; }   // [embd]
-    public required WeightMatrix Query { get; init; }      // [heads·headDim rows, embd cols]
-    public required WeightMatrix Key { get; init; }        // [kvHeads·headDim, embd]
-    public required WeightMatrix Value { get; init; }      // [kvHeads·valueDim, embd]
+    public WeightMatrix? Qkv { get; init; }                // fused [q + k + v rows, embd]
+    public WeightMatrix? Query { get; init; }              // [heads·headDim rows, embd cols]
+    public WeightMatrix? Key { get; init; }                // [kvHeads·headDim, embd]
+    public WeightMatrix? Value { get; init; }              // [kvHeads·valueDim, embd]
+    public float[]? QueryBias { get; init; }
+    public float[]? KeyBias { get; init; }
+    public float[]? ValueBias { get; init; }
+    public float[]? QueryNorm { get; init; }               // [headDim], applied per head
+    public float[]? KeyNorm { get; init; }                 // [headDim]
     public required WeightMatrix Output { get; init; }     // [embd, heads·valueDim]
+    public float[]? PostAttentionNorm { get; init; }       // [embd]
     public required float[] FfnNorm { get; init; }         // [embd]
-    public required WeightMatrix Gate { get; init; }       // [ff, embd]
-    public required WeightMatrix Up { get; init; }         // [ff, embd]
+    public WeightMatrix? Gate { get; init; }               // [ff, embd]; null when fused into Up
+    public required WeightMatrix Up { get; init; }         // [ff, embd], or [2·ff, embd] = gate then up when fused
     public required WeightMatrix Down { get; init; }       // [embd, ff]
+    public float[]? PostFfnNorm { get; init; }             // [embd]
 }
 
 /// <summary>
-/// All weights of a model. Matrices stay in the memory-mapped GGUF (never copied); the small 1-D tensors (norms, RoPE
-/// factors) are expanded to <see cref="float"/> arrays at load. Shapes are checked against <see cref="ModelConfig"/>.
+/// All weights of a model. Matrices stay in the memory-mapped GGUF (never copied); the small 1-D tensors (norms,
+/// biases, RoPE factors) are expanded to <see cref="float"/> arrays at load. Shapes are checked against <see cref="ModelConfig"/>.
 /// </summary>
 internal sealed unsafe class ModelWeights
 {
@@ -27,27 +39,38 @@ internal sealed unsafe class ModelWeights
     public required LayerWeights[] Layers { get; init; }
     public required float[] OutputNorm { get; init; }           // [embd]
     public required WeightMatrix Output { get; init; }          // [vocab, embd]; the embedding itself when tied
-    public float[]? RopeFrequencyFactors { get; init; }         // [ropeDims / 2], Llama 3 rope scaling
+    public float[]? RopeFrequencyFactors { get; init; }         // [ropeDims / 2]: Llama 3 rope_freqs, Phi-3 LongRoPE short factors
 
     public static ModelWeights Load(GgufFile file, ModelConfig c)
     {
-        int embd = c.EmbeddingLength, qDim = c.HeadCount * c.HeadDim, kDim = c.KvHeadCount * c.HeadDim;
-        int vDim = c.KvHeadCount * c.ValueDim, oIn = c.HeadCount * c.ValueDim;
+        int embd = c.EmbeddingLength, ff = c.FeedForwardLength;
+        int qDim = c.HeadCount * c.HeadDim, kDim = c.KvHeadCount * c.HeadDim, vDim = c.KvHeadCount * c.ValueDim;
+        int oIn = c.HeadCount * c.ValueDim;
         var layers = new LayerWeights[c.BlockCount];
         for (int i = 0; i < layers.Length; i++)
         {
             string b = $"blk.{i}.";
+            bool fusedQkv = file.FindTensor(b + "attn_qkv.weight") is not null;
+            bool fusedGateUp = file.FindTensor(b + "ffn_gate.weight") is null;
             layers[i] = new LayerWeights
             {
                 AttentionNorm = Vector(file, b + "attn_norm.weight", embd),
-                Query = Matrix(file, b + "attn_q.weight", embd, qDim),
-                Key = Matrix(file, b + "attn_k.weight", embd, kDim),
-                Value = Matrix(file, b + "attn_v.weight", embd, vDim),
+                Qkv = fusedQkv ? Matrix(file, b + "attn_qkv.weight", embd, qDim + kDim + vDim) : null,
+                Query = fusedQkv ? null : Matrix(file, b + "attn_q.weight", embd, qDim),
+                Key = fusedQkv ? null : Matrix(file, b + "attn_k.weight", embd, kDim),
+                Value = fusedQkv ? null : Matrix(file, b + "attn_v.weight", embd, vDim),
+                QueryBias = OptionalVector(file, b + "attn_q.bias", qDim),
+                KeyBias = OptionalVector(file, b + "attn_k.bias", kDim),
+                ValueBias = OptionalVector(file, b + "attn_v.bias", vDim),
+                QueryNorm = OptionalVector(file, b + "attn_q_norm.weight", c.HeadDim),
+                KeyNorm = OptionalVector(file, b + "attn_k_norm.weight", c.HeadDim),
                 Output = Matrix(file, b + "attn_output.weight", oIn, embd),
+                PostAttentionNorm = OptionalVector(file, b + "post_attention_norm.weight", embd),
                 FfnNorm = Vector(file, b + "ffn_norm.weight", embd),
-                Gate = Matrix(file, b + "ffn_gate.weight", embd, c.FeedForwardLength),
-                Up = Matrix(file, b + "ffn_up.weight", embd, c.FeedForwardLength),
-                Down = Matrix(file, b + "ffn_down.weight", c.FeedForwardLength, embd),
+                Gate = fusedGateUp ? null : Matrix(file, b + "ffn_gate.weight", embd, ff),
+                Up = Matrix(file, b + "ffn_up.weight", embd, fusedGateUp ? 2 * ff : ff),
+                Down = Matrix(file, b + "ffn_down.weight", ff, embd),
+                PostFfnNorm = OptionalVector(file, b + "post_ffw_norm.weight", embd),
             };
         }
         var embedding = Matrix(file, "token_embd.weight", embd, c.VocabularySize);
@@ -58,7 +81,8 @@ internal sealed unsafe class ModelWeights
             Layers = layers,
             OutputNorm = Vector(file, "output_norm.weight", embd),
             Output = output,
-            RopeFrequencyFactors = file.FindTensor("rope_freqs.weight") is null ? null : Vector(file, "rope_freqs.weight", c.RopeDimensions / 2),
+            RopeFrequencyFactors = OptionalVector(file, "rope_freqs.weight", c.RopeDimensions / 2)
+                                   ?? OptionalVector(file, "rope_factors_short.weight", c.RopeDimensions / 2),
         };
     }
 
@@ -82,4 +106,7 @@ internal sealed unsafe class ModelWeights
         TensorFormat.For(t.Type).Dequantize(file.GetTensorBytes(t), result);
         return result;
     }
+
+    private static float[]? OptionalVector(GgufFile file, string name, int length) =>
+        file.FindTensor(name) is null ? null : Vector(file, name, length);
 }

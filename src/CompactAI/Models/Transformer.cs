@@ -6,45 +6,50 @@ using CompactAI.Threading;
 namespace CompactAI.Models;
 
 /// <summary>
-/// The decoder-only transformer forward pass (Llama: RMSNorm → GQA attention with RoPE → residual → RMSNorm →
-/// SwiGLU FFN → residual; final RMSNorm → output head), run over a batch of consecutive tokens of one sequence.
-/// One instance per session: it owns the activation buffers, sized once for <see cref="MaxBatch"/> tokens, so the
-/// decode loop allocates nothing.
+/// The decoder-only transformer forward pass shared by every family, run over a batch of consecutive tokens of one
+/// sequence. Per layer: x += Attn(RMSNorm(x)), x += FFN(RMSNorm(x)); then the output head. The family's
+/// <see cref="ModelConfig"/> and optional tensors switch on its differences (biases, Q/K norms, post-norms, fused
+/// projections, GELU, soft-caps, sliding windows). One instance per session: it owns the activation buffers, sized once
+/// for <see cref="MaxBatch"/> tokens, so the decode loop allocates nothing.
 /// </summary>
 internal sealed class Transformer
 {
     private readonly ModelConfig _c;
     private readonly ModelWeights _w;
-    private readonly WorkerPool _pool;
     private readonly MatMul _matmul;
     private readonly Attention _attention;
+    private readonly int _qDim, _kDim, _vDim;
 
     // Activations, [batch × width] row-major.
     private readonly float[] _x, _xn, _q, _k, _v, _attn, _proj, _gate, _up;
-    private readonly float[] _ropeCos, _ropeSin; // [batch × ropeDims/2]
-    private readonly float _ropeThetaScale;
+    private readonly float[]? _fused; // fused QKV or gate-up output before it is split
+    private readonly RopeTable _globalRope, _localRope;
 
     public Transformer(ModelConfig config, ModelWeights weights, WorkerPool pool, int maxBatch)
     {
         _c = config;
         _w = weights;
-        _pool = pool;
         _matmul = new MatMul(pool);
         _attention = new Attention(config, pool);
         MaxBatch = maxBatch;
-        int embd = config.EmbeddingLength;
+        int embd = config.EmbeddingLength, ff = config.FeedForwardLength;
+        _qDim = config.HeadCount * config.HeadDim;
+        _kDim = config.KvHeadCount * config.HeadDim;
+        _vDim = config.KvHeadCount * config.ValueDim;
         _x = new float[maxBatch * embd];
         _xn = new float[maxBatch * embd];
-        _q = new float[maxBatch * config.HeadCount * config.HeadDim];
-        _k = new float[maxBatch * config.KvHeadCount * config.HeadDim];
-        _v = new float[maxBatch * config.KvHeadCount * config.ValueDim];
+        _q = new float[maxBatch * _qDim];
+        _k = new float[maxBatch * _kDim];
+        _v = new float[maxBatch * _vDim];
         _attn = new float[maxBatch * config.HeadCount * config.ValueDim];
         _proj = new float[maxBatch * embd];
-        _gate = new float[maxBatch * config.FeedForwardLength];
-        _up = new float[maxBatch * config.FeedForwardLength];
-        _ropeCos = new float[maxBatch * config.RopeDimensions / 2];
-        _ropeSin = new float[maxBatch * config.RopeDimensions / 2];
-        _ropeThetaScale = MathF.Pow(config.RopeFreqBase, -2.0f / config.RopeDimensions);
+        _gate = new float[maxBatch * ff];
+        _up = new float[maxBatch * ff];
+        var l0 = weights.Layers[0];
+        if (l0.Qkv is not null || l0.Gate is null) _fused = new float[maxBatch * Math.Max(_qDim + _kDim + _vDim, 2 * ff)];
+        _globalRope = new RopeTable(config.RopeDimensions, config.RopeFreqBase, config.RopeFreqScale, weights.RopeFrequencyFactors, maxBatch);
+        _localRope = config.SlidingWindowLayers is null ? _globalRope
+            : new RopeTable(config.RopeDimensions, config.SlidingWindowRopeFreqBase, 1.0f, weights.RopeFrequencyFactors, maxBatch);
     }
 
     /// <summary>Most tokens one <see cref="Forward"/> call takes.</summary>
@@ -61,113 +66,122 @@ internal sealed class Transformer
         if (n == 0 || n > MaxBatch) throw new ArgumentOutOfRangeException(nameof(tokens), n, $"A batch holds 1 to {MaxBatch} tokens.");
         if (startPos + n > cache.Capacity) throw new InvalidOperationException($"The context holds {cache.Capacity} tokens; {startPos + n} were needed.");
 
-        // Token embedding: x = E[token].
+        // x = E[token] (· √n_embd for Gemma)
         for (int b = 0; b < n; b++)
         {
             int t = tokens[b];
             if ((uint)t >= (uint)_c.VocabularySize) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"Token id must be in [0, {_c.VocabularySize}).");
             _w.TokenEmbedding.DequantizeRow(t, _x.AsSpan(b * embd, embd));
         }
-        PrepareRope(startPos, n);
+        if (_c.EmbeddingScale != 1.0f) TensorPrimitives.Multiply(_x.AsSpan(0, n * embd), _c.EmbeddingScale, _x.AsSpan(0, n * embd));
+        _globalRope.Prepare(startPos, n);
+        if (!ReferenceEquals(_localRope, _globalRope)) _localRope.Prepare(startPos, n);
 
         for (int l = 0; l < _c.BlockCount; l++)
         {
             var layer = _w.Layers[l];
+            bool local = _c.IsSlidingWindowLayer(l);
 
-            // Attention: xn = RMSNorm(x)·g; q, k, v = xn·Wq, xn·Wk, xn·Wv; rotate q and k; attend over the cache.
+            // Attention block: q, k, v = RMSNorm(x)·W (+ b); per-head RMSNorm of q and k; RoPE; attend over the cache.
             RmsNorm(_x, layer.AttentionNorm, _xn, n);
-            _matmul.Compute(layer.Query, _xn, n, _q);
-            _matmul.Compute(layer.Key, _xn, n, _k);
-            _matmul.Compute(layer.Value, _xn, n, _v);
-            ApplyRope(_q, _c.HeadCount, n);
-            ApplyRope(_k, _c.KvHeadCount, n);
+            ProjectQkv(layer, n);
+            if (layer.QueryNorm is { } qn) HeadNorm(_q, qn, n * _c.HeadCount);
+            if (layer.KeyNorm is { } kn) HeadNorm(_k, kn, n * _c.KvHeadCount);
+            var rope = local ? _localRope : _globalRope;
+            rope.Apply(_q, _c.HeadCount, _c.HeadDim, n, _c.RopeStyle);
+            rope.Apply(_k, _c.KvHeadCount, _c.HeadDim, n, _c.RopeStyle);
             cache.Store(l, startPos, n, _k, _v);
-            _attention.Run(_q, cache, l, startPos, n, _attn);
-
-            // x = x + attn·Wo
+            _attention.Run(_q, cache, l, startPos, n, _attn, local ? _c.SlidingWindow : 0);
             _matmul.Compute(layer.Output, _attn, n, _proj);
+            if (layer.PostAttentionNorm is { } pan) RmsNorm(_proj, pan, _proj, n);
             TensorPrimitives.Add(_x.AsSpan(0, n * embd), _proj.AsSpan(0, n * embd), _x.AsSpan(0, n * embd));
 
-            // FFN (SwiGLU): x = x + (silu(xn·Wgate) ⊙ (xn·Wup))·Wdown, with xn = RMSNorm(x)·g.
+            // FFN block (gated): x += (act(xn·Wgate) ⊙ (xn·Wup))·Wdown, xn = RMSNorm(x).
             RmsNorm(_x, layer.FfnNorm, _xn, n);
-            _matmul.Compute(layer.Gate, _xn, n, _gate);
-            _matmul.Compute(layer.Up, _xn, n, _up);
+            ProjectGateUp(layer, n);
             int ffn = n * _c.FeedForwardLength;
-            Silu(_gate.AsSpan(0, ffn));
+            if (_c.Activation == FfnActivation.Silu) TensorOps.Silu(_gate.AsSpan(0, ffn));
+            else TensorOps.GeluTanh(_gate.AsSpan(0, ffn));
             TensorPrimitives.Multiply(_gate.AsSpan(0, ffn), _up.AsSpan(0, ffn), _gate.AsSpan(0, ffn));
             _matmul.Compute(layer.Down, _gate, n, _proj);
+            if (layer.PostFfnNorm is { } pfn) RmsNorm(_proj, pfn, _proj, n);
             TensorPrimitives.Add(_x.AsSpan(0, n * embd), _proj.AsSpan(0, n * embd), _x.AsSpan(0, n * embd));
         }
 
-        // Output head on the rows asked for.
+        // Output head on the rows asked for: logits = RMSNorm(x)·Wout (soft-capped for Gemma 2).
         int first = allLogits ? 0 : n - 1, rows = n - first;
         RmsNorm(_x.AsSpan(first * embd), _w.OutputNorm, _xn, rows);
         _matmul.Compute(_w.Output, _xn, rows, logits);
+        if (_c.FinalLogitSoftcap > 0) TensorOps.Softcap(logits[..(rows * _c.VocabularySize)], _c.FinalLogitSoftcap);
+    }
+
+    private void ProjectQkv(LayerWeights layer, int n)
+    {
+        if (layer.Qkv is { } qkv)
+        {
+            // Fused projection: each token's row is [q | k | v].
+            int width = _qDim + _kDim + _vDim;
+            _matmul.Compute(qkv, _xn, n, _fused);
+            for (int b = 0; b < n; b++)
+            {
+                var row = _fused.AsSpan(b * width, width);
+                row[.._qDim].CopyTo(_q.AsSpan(b * _qDim, _qDim));
+                row.Slice(_qDim, _kDim).CopyTo(_k.AsSpan(b * _kDim, _kDim));
+                row.Slice(_qDim + _kDim, _vDim).CopyTo(_v.AsSpan(b * _vDim, _vDim));
+            }
+        }
+        else
+        {
+            _matmul.Compute(layer.Query!.Value, _xn, n, _q);
+            _matmul.Compute(layer.Key!.Value, _xn, n, _k);
+            _matmul.Compute(layer.Value!.Value, _xn, n, _v);
+        }
+        AddBias(_q, layer.QueryBias, n);
+        AddBias(_k, layer.KeyBias, n);
+        AddBias(_v, layer.ValueBias, n);
+    }
+
+    private void ProjectGateUp(LayerWeights layer, int n)
+    {
+        int ff = _c.FeedForwardLength;
+        if (layer.Gate is { } gate)
+        {
+            _matmul.Compute(gate, _xn, n, _gate);
+            _matmul.Compute(layer.Up, _xn, n, _up);
+            return;
+        }
+        // Fused gate-up: each token's row is [gate | up].
+        _matmul.Compute(layer.Up, _xn, n, _fused);
+        for (int b = 0; b < n; b++)
+        {
+            _fused.AsSpan(b * 2 * ff, ff).CopyTo(_gate.AsSpan(b * ff, ff));
+            _fused.AsSpan(b * 2 * ff + ff, ff).CopyTo(_up.AsSpan(b * ff, ff));
+        }
+    }
+
+    private static void AddBias(float[] rows, float[]? bias, int n)
+    {
+        if (bias is null) return;
+        for (int b = 0; b < n; b++)
+        {
+            var r = rows.AsSpan(b * bias.Length, bias.Length);
+            TensorPrimitives.Add(r, bias, r);
+        }
     }
 
     private void RmsNorm(ReadOnlySpan<float> x, float[] gain, Span<float> dst, int rows)
     {
         int embd = _c.EmbeddingLength;
-        for (int b = 0; b < rows; b++)
-        {
-            var src = x.Slice(b * embd, embd);
-            var d = dst.Slice(b * embd, embd);
-            TensorOps.RmsNorm(src, gain, _c.RmsNormEpsilon, d);
-        }
+        for (int b = 0; b < rows; b++) TensorOps.RmsNorm(x.Slice(b * embd, embd), gain, _c.RmsNormEpsilon, dst.Slice(b * embd, embd));
     }
 
-    /// <summary>cos/sin of θ_i = pos · base^(−2i/d) (÷ the Llama 3 frequency factor), built by repeated multiplication as ggml does.</summary>
-    private void PrepareRope(int startPos, int n)
+    private void HeadNorm(float[] data, float[] gain, int heads)
     {
-        int half = _c.RopeDimensions / 2;
-        var factors = _w.RopeFrequencyFactors;
-        for (int b = 0; b < n; b++)
+        int hd = _c.HeadDim;
+        for (int h = 0; h < heads; h++)
         {
-            float theta = startPos + b;
-            for (int i = 0; i < half; i++)
-            {
-                float t = factors is null ? theta : theta / factors[i];
-                _ropeCos[b * half + i] = MathF.Cos(t);
-                _ropeSin[b * half + i] = MathF.Sin(t);
-                theta *= _ropeThetaScale;
-            }
+            var v = data.AsSpan(h * hd, hd);
+            TensorOps.RmsNorm(v, gain, _c.RmsNormEpsilon, v);
         }
-    }
-
-    private void ApplyRope(float[] data, int heads, int n)
-    {
-        int hd = _c.HeadDim, half = _c.RopeDimensions / 2;
-        for (int b = 0; b < n; b++)
-        {
-            var cos = _ropeCos.AsSpan(b * half, half);
-            var sin = _ropeSin.AsSpan(b * half, half);
-            for (int h = 0; h < heads; h++)
-            {
-                var v = data.AsSpan((b * heads + h) * hd, hd);
-                if (_c.RopeStyle == RopeStyle.Interleaved)
-                {
-                    for (int i = 0; i < half; i++)
-                    {
-                        float x0 = v[2 * i], x1 = v[2 * i + 1];
-                        v[2 * i] = x0 * cos[i] - x1 * sin[i];
-                        v[2 * i + 1] = x0 * sin[i] + x1 * cos[i];
-                    }
-                }
-                else
-                {
-                    for (int i = 0; i < half; i++)
-                    {
-                        float x0 = v[i], x1 = v[i + half];
-                        v[i] = x0 * cos[i] - x1 * sin[i];
-                        v[i + half] = x0 * sin[i] + x1 * cos[i];
-                    }
-                }
-            }
-        }
-    }
-
-    private static void Silu(Span<float> x)
-    {
-        for (int i = 0; i < x.Length; i++) x[i] = x[i] / (1.0f + MathF.Exp(-x[i]));
     }
 }

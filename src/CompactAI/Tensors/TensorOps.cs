@@ -40,4 +40,27 @@ internal static class TensorOps
             TensorPrimitives.ConvertToSingle(tmp[..n], dst.Slice(i, n));
         }
     }
+
+    /// <summary>x = x·σ(x) (SiLU).</summary>
+    public static void Silu(Span<float> x)
+    {
+        for (int i = 0; i < x.Length; i++) x[i] = x[i] / (1.0f + MathF.Exp(-x[i]));
+    }
+
+    /// <summary>x = ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (GELU, tanh approximation, as ggml).</summary>
+    public static void GeluTanh(Span<float> x)
+    {
+        const float sqrt2OverPi = 0.79788456080286535587989211986876f;
+        for (int i = 0; i < x.Length; i++)
+        {
+            float v = x[i];
+            x[i] = 0.5f * v * (1.0f + MathF.Tanh(sqrt2OverPi * v * (1.0f + 0.044715f * v * v)));
+        }
+    }
+
+    /// <summary>x = c·tanh(x / c): Gemma 2's soft-capping of logits.</summary>
+    public static void Softcap(Span<float> x, float cap)
+    {
+        for (int i = 0; i < x.Length; i++) x[i] = cap * MathF.Tanh(x[i] / cap);
+    }
 }

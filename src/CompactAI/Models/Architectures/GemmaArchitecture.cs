@@ -1,0 +1,15 @@
+using CompactAI.Gguf;
+
+namespace CompactAI.Models;
+
+/// <summary>Gemma: embeddings scaled by √n_embd and a GELU-gated FFN. Norm weights already carry Gemma's +1 (added by the converter).</summary>
+internal sealed class GemmaArchitecture : ModelArchitecture
+{
+    public override string Name => "gemma";
+
+    public override ModelConfig Configure(ModelConfig c, GgufMetadata m) => c with
+    {
+        Activation = FfnActivation.GeluTanh,
+        EmbeddingScale = MathF.Sqrt(c.EmbeddingLength),
+    };
+}

@@ -1,0 +1,74 @@
+namespace CompactAI.Models;
+
+/// <summary>
+/// Rotary position embedding: rotates pairs of q/k dimensions by θ_i = pos · scale · base^(−2i/d) (÷ a per-pair
+/// frequency factor for Llama 3 / LongRoPE). Adjacent pairs (x[2i], x[2i+1]) for <see cref="RopeStyle.Interleaved"/>,
+/// pairs half a rotation apart (x[i], x[i+d/2]) for <see cref="RopeStyle.NeoX"/>. Mixing them up still gives fluent garbage.
+/// cos/sin are prepared once per batch; θ is built by repeated multiplication, as ggml does, so angles match bit for bit.
+/// </summary>
+internal sealed class RopeTable
+{
+    private readonly int _half;
+    private readonly float _thetaScale, _positionScale;
+    private readonly float[]? _factors;
+    private readonly float[] _cos, _sin; // [batch × d/2]
+
+    public RopeTable(int ropeDims, float freqBase, float positionScale, float[]? factors, int maxBatch)
+    {
+        _half = ropeDims / 2;
+        _thetaScale = MathF.Pow(freqBase, -2.0f / ropeDims);
+        _positionScale = positionScale;
+        _factors = factors;
+        _cos = new float[maxBatch * _half];
+        _sin = new float[maxBatch * _half];
+    }
+
+    /// <summary>Computes the angles of positions startPos … startPos + n − 1.</summary>
+    public void Prepare(int startPos, int n)
+    {
+        for (int b = 0; b < n; b++)
+        {
+            float theta = (startPos + b) * _positionScale;
+            for (int i = 0; i < _half; i++)
+            {
+                float t = _factors is null ? theta : theta / _factors[i];
+                _cos[b * _half + i] = MathF.Cos(t);
+                _sin[b * _half + i] = MathF.Sin(t);
+                theta *= _thetaScale;
+            }
+        }
+    }
+
+    /// <summary>Rotates the first d dimensions of every head of n tokens ([token][head][headDim]) in place.</summary>
+    public void Apply(float[] data, int heads, int headDim, int n, RopeStyle style)
+    {
+        int half = _half;
+        for (int b = 0; b < n; b++)
+        {
+            var cos = _cos.AsSpan(b * half, half);
+            var sin = _sin.AsSpan(b * half, half);
+            for (int h = 0; h < heads; h++)
+            {
+                var v = data.AsSpan((b * heads + h) * headDim, headDim);
+                if (style == RopeStyle.Interleaved)
+                {
+                    for (int i = 0; i < half; i++)
+                    {
+                        float x0 = v[2 * i], x1 = v[2 * i + 1];
+                        v[2 * i] = x0 * cos[i] - x1 * sin[i];
+                        v[2 * i + 1] = x0 * sin[i] + x1 * cos[i];
+                    }
+                }
+                else
+                {
+                    for (int i = 0; i < half; i++)
+                    {
+                        float x0 = v[i], x1 = v[i + half];
+                        v[i] = x0 * cos[i] - x1 * sin[i];
+                        v[i + half] = x0 * sin[i] + x1 * cos[i];
+                    }
+                }
+            }
+        }
+    }
+}
