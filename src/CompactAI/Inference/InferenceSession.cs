@@ -141,6 +141,97 @@ public sealed class InferenceSession : IDisposable
         }, cancellationToken);
     }
 
+    /// <summary>
+    /// Scores <paramref name="tokens"/> under the model: the natural-log probability of each token after the first given
+    /// the ones before it (teacher forcing). The mean is a length-normalised fit; exp(−mean) is the perplexity.
+    /// Resets the session's cache.
+    /// </summary>
+    public Task<float[]> ScoreAsync(IReadOnlyList<int> tokens, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.Count > ContextSize) throw new ArgumentException($"{tokens.Count} tokens do not fit the {ContextSize}-token context.", nameof(tokens));
+        CheckTokens(tokens);
+        return Task.Run(() =>
+        {
+            Enter();
+            try
+            {
+                _tokens.Clear();
+                var result = new float[Math.Max(0, tokens.Count - 1)];
+                int batch = _transformer.MaxBatch, vocab = _model.Config.VocabularySize;
+                var ids = new int[Math.Min(batch, tokens.Count)];
+                var logits = new float[ids.Length * vocab];
+                for (int start = 0; start < tokens.Count; start += batch)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    int n = Math.Min(batch, tokens.Count - start);
+                    for (int i = 0; i < n; i++) ids[i] = tokens[start + i];
+                    _transformer.Forward(ids.AsSpan(0, n), _tokens.Count, _cache, logits, allLogits: true);
+                    for (int i = 0; i < n; i++) _tokens.Add(ids[i]);
+                    TokensEvaluated += n;
+                    // Row i predicts token start + i + 1.
+                    for (int i = 0; i < n && start + i + 1 < tokens.Count; i++)
+                    {
+                        var row = logits.AsSpan(i * vocab, vocab);
+                        result[start + i] = row[tokens[start + i + 1]] - Tensors.TensorOps.LogSumExp(row);
+                    }
+                }
+                // The cache now holds every token; only the next-token logits were not kept.
+                _tokens.RemoveAt(_tokens.Count - 1);
+                return result;
+            }
+            finally
+            {
+                Exit();
+            }
+        }, cancellationToken);
+    }
+
+    /// <summary>
+    /// The mean of the final hidden states of <paramref name="tokens"/> (after the output norm), L2-normalised:
+    /// an embedding of the text. Resets the session's cache.
+    /// </summary>
+    public Task<float[]> EmbedAsync(IReadOnlyList<int> tokens, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        if (tokens.Count == 0) throw new ArgumentException("At least one token is needed.", nameof(tokens));
+        if (tokens.Count > ContextSize) throw new ArgumentException($"{tokens.Count} tokens do not fit the {ContextSize}-token context.", nameof(tokens));
+        CheckTokens(tokens);
+        return Task.Run(() =>
+        {
+            Enter();
+            try
+            {
+                _tokens.Clear();
+                int batch = _transformer.MaxBatch, embd = _model.Config.EmbeddingLength;
+                var ids = new int[Math.Min(batch, tokens.Count)];
+                var hidden = new float[ids.Length * embd];
+                var sum = new double[embd];
+                for (int start = 0; start < tokens.Count; start += batch)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    int n = Math.Min(batch, tokens.Count - start);
+                    for (int i = 0; i < n; i++) ids[i] = tokens[start + i];
+                    _transformer.ForwardHidden(ids.AsSpan(0, n), _tokens.Count, _cache, hidden);
+                    for (int i = 0; i < n; i++) _tokens.Add(ids[i]);
+                    TokensEvaluated += n;
+                    for (int i = 0; i < n; i++)
+                        for (int d = 0; d < embd; d++) sum[d] += hidden[i * embd + d];
+                }
+                _tokens.Clear(); // the logits of the last token were not computed: do not offer this cache for reuse
+                var embedding = new float[embd];
+                for (int d = 0; d < embd; d++) embedding[d] = (float)(sum[d] / tokens.Count);
+                float norm = System.Numerics.Tensors.TensorPrimitives.Norm(embedding);
+                if (norm > 0) System.Numerics.Tensors.TensorPrimitives.Divide(embedding, norm, embedding);
+                return embedding;
+            }
+            finally
+            {
+                Exit();
+            }
+        }, cancellationToken);
+    }
+
     /// <summary>Releases the worker threads and buffers.</summary>
     public void Dispose()
     {
@@ -164,15 +255,12 @@ public sealed class InferenceSession : IDisposable
     {
         if (prompt.Count == 0) throw new ArgumentException("The prompt has no tokens (an empty text with no BOS); give at least one token.", nameof(prompt));
         if (prompt.Count > ContextSize) throw new ArgumentException($"The prompt has {prompt.Count} tokens but the context holds {ContextSize}.", nameof(prompt));
-        int vocab = _model.Config.VocabularySize;
-        foreach (int t in prompt)
-            if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(prompt), t, $"Token ids must be in [0, {vocab}).");
+        CheckTokens(prompt);
         int reuse = 0;
         while (reuse < _tokens.Count && reuse < prompt.Count && _tokens[reuse] == prompt[reuse]) reuse++;
         if (reuse == prompt.Count) reuse--; // the last token must run again to produce its logits
         _tokens.RemoveRange(reuse, _tokens.Count - reuse);
         int batch = _transformer.MaxBatch;
-        Span<int> chunk = stackalloc int[0];
         var buffer = new int[Math.Min(batch, prompt.Count - reuse)];
         for (int start = reuse; start < prompt.Count; start += batch)
         {
@@ -182,6 +270,13 @@ public sealed class InferenceSession : IDisposable
             Evaluate(buffer.AsSpan(0, n));
         }
         return prompt.Count - reuse;
+    }
+
+    private void CheckTokens(IReadOnlyList<int> tokens)
+    {
+        int vocab = _model.Config.VocabularySize;
+        foreach (int t in tokens)
+            if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"Token ids must be in [0, {vocab}).");
     }
 
     private void Evaluate(ReadOnlySpan<int> tokens)

@@ -62,6 +62,27 @@ internal sealed class Transformer
     /// </summary>
     public void Forward(ReadOnlySpan<int> tokens, int startPos, KvCache cache, Span<float> logits, bool allLogits)
     {
+        RunLayers(tokens, startPos, cache);
+        // Output head on the rows asked for: logits = RMSNorm(x)·Wout (soft-capped for Gemma 2).
+        int n = tokens.Length, embd = _c.EmbeddingLength;
+        int first = allLogits ? 0 : n - 1, rows = n - first;
+        RmsNorm(_x.AsSpan(first * embd), _w.OutputNorm, _xn, rows);
+        _matmul.Compute(_w.Output, _xn, rows, logits);
+        if (_c.FinalLogitSoftcap > 0) TensorOps.Softcap(logits[..(rows * _c.VocabularySize)], _c.FinalLogitSoftcap);
+    }
+
+    /// <summary>
+    /// Like <see cref="Forward"/>, but writes the final hidden states (after the output norm, before the output head) of
+    /// every token into <paramref name="hidden"/> ([tokens × embd]): what embeddings are pooled from.
+    /// </summary>
+    public void ForwardHidden(ReadOnlySpan<int> tokens, int startPos, KvCache cache, Span<float> hidden)
+    {
+        RunLayers(tokens, startPos, cache);
+        RmsNorm(_x, _w.OutputNorm, hidden, tokens.Length);
+    }
+
+    private void RunLayers(ReadOnlySpan<int> tokens, int startPos, KvCache cache)
+    {
         int n = tokens.Length, embd = _c.EmbeddingLength;
         if (n == 0 || n > MaxBatch) throw new ArgumentOutOfRangeException(nameof(tokens), n, $"A batch holds 1 to {MaxBatch} tokens.");
         if (startPos + n > cache.Capacity) throw new InvalidOperationException($"The context holds {cache.Capacity} tokens; {startPos + n} were needed.");
@@ -107,12 +128,6 @@ internal sealed class Transformer
             if (layer.PostFfnNorm is { } pfn) RmsNorm(_proj, pfn, _proj, n);
             TensorPrimitives.Add(_x.AsSpan(0, n * embd), _proj.AsSpan(0, n * embd), _x.AsSpan(0, n * embd));
         }
-
-        // Output head on the rows asked for: logits = RMSNorm(x)·Wout (soft-capped for Gemma 2).
-        int first = allLogits ? 0 : n - 1, rows = n - first;
-        RmsNorm(_x.AsSpan(first * embd), _w.OutputNorm, _xn, rows);
-        _matmul.Compute(_w.Output, _xn, rows, logits);
-        if (_c.FinalLogitSoftcap > 0) TensorOps.Softcap(logits[..(rows * _c.VocabularySize)], _c.FinalLogitSoftcap);
     }
 
     private void ProjectQkv(LayerWeights layer, int n)

@@ -63,4 +63,13 @@ internal static class TensorOps
     {
         for (int i = 0; i < x.Length; i++) x[i] = cap * MathF.Tanh(x[i] / cap);
     }
+
+    /// <summary>log Σ exp(x), computed stably as max + log Σ exp(x − max).</summary>
+    public static float LogSumExp(ReadOnlySpan<float> x)
+    {
+        float max = TensorPrimitives.Max(x);
+        double sum = 0;
+        for (int i = 0; i < x.Length; i++) sum += Math.Exp(x[i] - max);
+        return max + (float)Math.Log(sum);
+    }
 }
