@@ -22,6 +22,13 @@ public sealed class GgufMetadata : IReadOnlyDictionary<string, GgufValue>
 
     internal string? FilePath { get; }
 
+    /// <summary>Reserves room for <paramref name="count"/> entries (avoids regrowing while a file is parsed).</summary>
+    internal void EnsureCapacity(int count)
+    {
+        _values.EnsureCapacity(count);
+        _order.EnsureCapacity(count);
+    }
+
     internal bool TryAdd(string key, GgufValue value)
     {
         if (!_values.TryAdd(key, value)) return false;
