@@ -1,6 +1,8 @@
+using System.Buffers;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Unicode;
 using CompactAI.Tensors;
 
 namespace CompactAI.Gguf;
@@ -440,9 +442,28 @@ public sealed unsafe class GgufFile : IDisposable
             if (len > (ulong)Remaining || len > int.MaxValue)
                 throw new GgufFormatException($"string length {len} exceeds the remaining {Remaining} bytes", field.ToString(), at, _file);
             var bytes = Bytes((int)len, field);
-            if (strict && !System.Text.Unicode.Utf8.IsValid(bytes))
-                throw new GgufFormatException("the string is not valid UTF-8", field.ToString(), at, _file);
-            return Encoding.UTF8.GetString(bytes);
+            if (Utf8.IsValid(bytes)) return Encoding.UTF8.GetString(bytes);
+            if (strict) throw new GgufFormatException("the string is not valid UTF-8", field.ToString(), at, _file);
+            return DecodeWithReplacement(bytes);
+        }
+
+        /// <summary>
+        /// Decodes invalid UTF-8 with U+FFFD replacement, as <see cref="Encoding.UTF8"/> does; but Encoding's fallback path
+        /// allocates about 15 times the input, which a crafted file could exploit. UTF-16 never needs more chars than
+        /// there are UTF-8 bytes, so one pooled buffer suffices.
+        /// </summary>
+        private static string DecodeWithReplacement(ReadOnlySpan<byte> bytes)
+        {
+            char[] buffer = ArrayPool<char>.Shared.Rent(bytes.Length);
+            try
+            {
+                Utf8.ToUtf16(bytes, buffer, out _, out int written, replaceInvalidSequences: true);
+                return new string(buffer, 0, written);
+            }
+            finally
+            {
+                ArrayPool<char>.Shared.Return(buffer);
+            }
         }
     }
 }

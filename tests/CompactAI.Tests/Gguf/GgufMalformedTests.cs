@@ -370,6 +370,19 @@ public class GgufMalformedTests
     }
 
     [Fact]
+    public void LargeInvalidUtf8Value_IsDecodedLikeEncodingUtf8_WithinTheAllocationBound()
+    {
+        var garbage = new byte[300_000];
+        new Random(5).NextBytes(garbage);
+        var bytes = OneKv(8).U64((ulong)garbage.Length).Raw(garbage).ToArray();
+        var (error, allocated) = Parse(bytes);
+        Assert.Null(error);
+        AssertAllocationBound(bytes.Length, allocated);
+        using var f = GgufFile.FromBytes(bytes);
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(garbage), f.Metadata.GetString("k"));
+    }
+
+    [Fact]
     public void ShortInputs()
     {
         AssertAt(Refused([]), "magic", 0);
