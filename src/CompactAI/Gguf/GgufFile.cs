@@ -31,7 +31,8 @@ public sealed unsafe class GgufFile : IDisposable
     public const string AlignmentKey = "general.alignment";
 
     private const int MaxDimensions = 4;
-    private const int MaxArrayNesting = 16;
+    /// <summary>The deepest nesting of arrays accepted (an array of arrays is 2 levels).</summary>
+    public const int MaxArrayNesting = 16;
 
     private readonly MemoryMappedFile? _mapping;
     private readonly MemoryMappedViewAccessor? _view;
