@@ -1,6 +1,8 @@
+using System.Buffers;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Unicode;
 using CompactAI.Tensors;
 
 namespace CompactAI.Gguf;
@@ -29,7 +31,8 @@ public sealed unsafe class GgufFile : IDisposable
     public const string AlignmentKey = "general.alignment";
 
     private const int MaxDimensions = 4;
-    private const int MaxArrayNesting = 16;
+    /// <summary>The deepest nesting of arrays accepted (an array of arrays is 2 levels).</summary>
+    public const int MaxArrayNesting = 16;
 
     private readonly MemoryMappedFile? _mapping;
     private readonly MemoryMappedViewAccessor? _view;
@@ -189,13 +192,15 @@ public sealed unsafe class GgufFile : IDisposable
         if (tensorCount > (ulong)r.Remaining / 24)
             throw new GgufFormatException($"tensor_count {tensorCount} cannot fit in the {Length}-byte file", "tensor_count", tensorCountAt, FilePath);
 
+        // kv_count was checked against the file size above, so this reserves at most a small multiple of it.
+        Metadata.EnsureCapacity((int)Math.Min(kvCount, 1 << 20));
         long alignmentAt = -1;
         for (ulong i = 0; i < kvCount; i++)
         {
             long keyAt = r.Position;
-            string key = r.String($"metadata[{i}].key");
+            string key = r.String(new FieldName("metadata", null, (long)i, ".key"), strict: true);
             long typeAt = r.Position;
-            var type = (GgufValueType)r.U32($"{key}.type");
+            var type = (GgufValueType)r.U32(new FieldName(key, ".type"));
             var value = ReadValue(ref r, type, key, typeAt, 0);
             if (!Metadata.TryAdd(key, value))
                 throw new GgufFormatException($"duplicate metadata key '{key}'", key, keyAt, FilePath);
@@ -216,13 +221,13 @@ public sealed unsafe class GgufFile : IDisposable
         if (tensorCount > (ulong)r.Remaining / 32)
             throw new GgufFormatException($"tensor_count {tensorCount} cannot fit in the {r.Remaining} bytes after the metadata", "tensor_count", tensorCountAt, FilePath);
 
-        var infos = new List<(string Name, long[] Dims, GgmlType Type, ulong Offset, long At, long Elements, long Bytes)>((int)tensorCount);
+        var infos = new List<(string Name, long NameAt, long[] Dims, GgmlType Type, ulong Offset, long At, long Elements, long Bytes)>((int)tensorCount);
         for (ulong i = 0; i < tensorCount; i++)
         {
             long at = r.Position;
-            string name = r.String($"tensor[{i}].name");
+            string name = r.String(new FieldName("tensor", null, (long)i, ".name"), strict: true);
             long dimsAt = r.Position;
-            uint nDims = r.U32($"{name}.n_dims");
+            uint nDims = r.U32(new FieldName(name, ".n_dims"));
             if (nDims == 0 || nDims > MaxDimensions)
                 throw new GgufFormatException($"tensor '{name}' has {nDims} dimensions; 1 to {MaxDimensions} are allowed", $"{name}.n_dims", dimsAt, FilePath);
             var dims = new long[nDims];
@@ -230,7 +235,7 @@ public sealed unsafe class GgufFile : IDisposable
             for (int d = 0; d < nDims; d++)
             {
                 long dimAt = r.Position;
-                ulong ne = r.U64($"{name}.ne[{d}]");
+                ulong ne = r.U64(new FieldName(name, ".ne", d));
                 if (ne > long.MaxValue)
                     throw new GgufFormatException($"dimension {d} of tensor '{name}' is {ne}, too large", $"{name}.ne[{d}]", dimAt, FilePath);
                 dims[d] = (long)ne;
@@ -239,21 +244,21 @@ public sealed unsafe class GgufFile : IDisposable
                 elements *= (long)ne;
             }
             long typeAt = r.Position;
-            uint typeId = r.U32($"{name}.type");
+            uint typeId = r.U32(new FieldName(name, ".type"));
             var type = (GgmlType)typeId;
             if (!GgmlTypeInfo.TryGetLayout(type, out int blockSize, out int blockBytes))
                 throw new GgufFormatException($"tensor '{name}' has unknown type id {typeId}", $"{name}.type", typeAt, FilePath);
             if (dims[0] % blockSize != 0)
                 throw new GgufFormatException($"tensor '{name}' row length {dims[0]} is not a multiple of the {type} block size {blockSize}", $"{name}.ne[0]", dimsAt + 4, FilePath);
             long offsetAt = r.Position;
-            ulong offset = r.U64($"{name}.offset");
+            ulong offset = r.U64(new FieldName(name, ".offset"));
             if (offset % (ulong)Alignment != 0)
                 throw new GgufFormatException($"tensor '{name}' data offset {offset} is not a multiple of the alignment {Alignment}", $"{name}.offset", offsetAt, FilePath);
             // elements / blockSize * blockBytes cannot overflow past what we check next because elements <= long.MaxValue and blockBytes <= 292.
             long blocks = elements / blockSize;
             if (blocks > long.MaxValue / blockBytes)
                 throw new GgufFormatException($"the byte size of tensor '{name}' overflows 64 bits", $"{name}.ne", dimsAt, FilePath);
-            infos.Add((name, dims, type, offset, offsetAt, elements, blocks * blockBytes));
+            infos.Add((name, at, dims, type, offset, offsetAt, elements, blocks * blockBytes));
         }
 
         long dataStart = AlignUp(r.Position, Alignment);
@@ -270,7 +275,7 @@ public sealed unsafe class GgufFile : IDisposable
                     $"{t.Name}.offset", t.At, FilePath);
             var info = new GgufTensorInfo(t.Name, t.Dims, t.Type, (long)t.Offset, dataStart + (long)t.Offset, t.Elements, t.Bytes);
             if (!_tensorsByName.TryAdd(t.Name, info))
-                throw new GgufFormatException($"duplicate tensor name '{t.Name}'", t.Name, t.At, FilePath);
+                throw new GgufFormatException($"duplicate tensor name '{t.Name}'", t.Name, t.NameAt, FilePath);
             tensors.Add(info);
         }
     }
@@ -303,9 +308,9 @@ public sealed unsafe class GgufFile : IDisposable
         if (depth >= MaxArrayNesting)
             throw new GgufFormatException($"arrays nested deeper than {MaxArrayNesting} levels", key, r.Position, FilePath);
         long elemTypeAt = r.Position;
-        var elemType = (GgufValueType)r.U32(key + ".element_type");
+        var elemType = (GgufValueType)r.U32(new FieldName(key, ".element_type"));
         long countAt = r.Position;
-        ulong count = r.U64(key + ".count");
+        ulong count = r.U64(new FieldName(key, ".count"));
         int minSize = elemType switch
         {
             GgufValueType.UInt8 or GgufValueType.Int8 or GgufValueType.Bool => 1,
@@ -366,6 +371,18 @@ public sealed unsafe class GgufFile : IDisposable
         return new GgufValue(GgufValueType.Array, array, elemType);
     }
 
+    /// <summary>
+    /// A field name for error messages, composed only when an error is thrown: <c>{Name}{Middle}[{Index}]{Suffix}</c>
+    /// (the index part only when it is not negative), e.g. <c>metadata[3].key</c> or <c>blk.0.attn_q.weight.ne[1]</c>.
+    /// Formatting these eagerly for every key and tensor would allocate several strings per entry.
+    /// </summary>
+    private readonly struct FieldName(string name, string? middle = null, long index = -1, string? suffix = null)
+    {
+        public static implicit operator FieldName(string name) => new(name);
+
+        public override string ToString() => index >= 0 ? $"{name}{middle}[{index}]{suffix}" : string.Concat(name, middle, suffix);
+    }
+
     internal static long AlignUp(long value, long alignment) => (value + alignment - 1) / alignment * alignment;
 
     /// <summary>Bounds-checked little-endian cursor over the mapped file.</summary>
@@ -386,27 +403,27 @@ public sealed unsafe class GgufFile : IDisposable
 
         public readonly long Remaining => _length - Position;
 
-        private void Need(long n, string field)
+        private void Need(long n, FieldName field)
         {
             if (n < 0 || n > _length - Position)
-                throw new GgufFormatException($"needs {n} bytes but only {Math.Max(0, _length - Position)} remain (file truncated?)", field, Position, _file);
+                throw new GgufFormatException($"needs {n} bytes but only {Math.Max(0, _length - Position)} remain (file truncated?)", field.ToString(), Position, _file);
         }
 
-        public byte U8(string field) { Need(1, field); return _p[Position++]; }
+        public byte U8(FieldName field) { Need(1, field); return _p[Position++]; }
 
-        public bool Bool(string field)
+        public bool Bool(FieldName field)
         {
             long at = Position;
             byte b = U8(field);
-            if (b > 1) throw new GgufFormatException($"boolean byte is {b}, expected 0 or 1", field, at, _file);
+            if (b > 1) throw new GgufFormatException($"boolean byte is {b}, expected 0 or 1", field.ToString(), at, _file);
             return b != 0;
         }
 
-        public ushort U16(string field) { Need(2, field); var v = *(ushort*)(_p + Position); Position += 2; return v; }
-        public uint U32(string field) { Need(4, field); var v = *(uint*)(_p + Position); Position += 4; return v; }
-        public ulong U64(string field) { Need(8, field); var v = *(ulong*)(_p + Position); Position += 8; return v; }
+        public ushort U16(FieldName field) { Need(2, field); var v = *(ushort*)(_p + Position); Position += 2; return v; }
+        public uint U32(FieldName field) { Need(4, field); var v = *(uint*)(_p + Position); Position += 4; return v; }
+        public ulong U64(FieldName field) { Need(8, field); var v = *(ulong*)(_p + Position); Position += 8; return v; }
 
-        public ReadOnlySpan<byte> Bytes(int n, string field)
+        public ReadOnlySpan<byte> Bytes(int n, FieldName field)
         {
             Need(n, field);
             var span = new ReadOnlySpan<byte>(_p + Position, n);
@@ -414,14 +431,40 @@ public sealed unsafe class GgufFile : IDisposable
             return span;
         }
 
-        public string String(string field)
+        /// <summary>
+        /// A u64-length-prefixed UTF-8 string. With <paramref name="strict"/> (keys and tensor names) invalid UTF-8 is
+        /// refused, since decoding it to U+FFFD would let distinct names collide; values are decoded leniently because some
+        /// vocabularies hold tokens that are not valid UTF-8 on their own.
+        /// </summary>
+        public string String(FieldName field, bool strict = false)
         {
             long at = Position;
             ulong len = U64(field);
             if (len > (ulong)Remaining || len > int.MaxValue)
-                throw new GgufFormatException($"string length {len} exceeds the remaining {Remaining} bytes", field, at, _file);
+                throw new GgufFormatException($"string length {len} exceeds the remaining {Remaining} bytes", field.ToString(), at, _file);
             var bytes = Bytes((int)len, field);
-            return Encoding.UTF8.GetString(bytes);
+            if (Utf8.IsValid(bytes)) return Encoding.UTF8.GetString(bytes);
+            if (strict) throw new GgufFormatException("the string is not valid UTF-8", field.ToString(), at, _file);
+            return DecodeWithReplacement(bytes);
+        }
+
+        /// <summary>
+        /// Decodes invalid UTF-8 with U+FFFD replacement, as <see cref="Encoding.UTF8"/> does; but Encoding's fallback path
+        /// allocates about 15 times the input, which a crafted file could exploit. UTF-16 never needs more chars than
+        /// there are UTF-8 bytes, so one pooled buffer suffices.
+        /// </summary>
+        private static string DecodeWithReplacement(ReadOnlySpan<byte> bytes)
+        {
+            char[] buffer = ArrayPool<char>.Shared.Rent(bytes.Length);
+            try
+            {
+                Utf8.ToUtf16(bytes, buffer, out _, out int written, replaceInvalidSequences: true);
+                return new string(buffer, 0, written);
+            }
+            finally
+            {
+                ArrayPool<char>.Shared.Return(buffer);
+            }
         }
     }
 }

@@ -22,6 +22,13 @@ public sealed class GgufMetadata : IReadOnlyDictionary<string, GgufValue>
 
     internal string? FilePath { get; }
 
+    /// <summary>Reserves room for <paramref name="count"/> entries (avoids regrowing while a file is parsed).</summary>
+    internal void EnsureCapacity(int count)
+    {
+        _values.EnsureCapacity(count);
+        _order.EnsureCapacity(count);
+    }
+
     internal bool TryAdd(string key, GgufValue value)
     {
         if (!_values.TryAdd(key, value)) return false;
@@ -113,7 +120,9 @@ public sealed class GgufMetadata : IReadOnlyDictionary<string, GgufValue>
     {
         var v = this[key];
         if (v.Type != GgufValueType.Array) throw WrongType(key, v, $"an array of {typeof(T).Name}");
-        if (v.Value is T[] typed) return typed;
+        // An exact type check: the CLR lets a uint[] pass as int[] (and sbyte[] as byte[], ...), which would reinterpret
+        // values instead of range-checking them.
+        if (v.Value.GetType() == typeof(T[])) return (T[])v.Value;
         bool integerElements = v.ElementType is GgufValueType.UInt8 or GgufValueType.Int8 or GgufValueType.UInt16 or GgufValueType.Int16
             or GgufValueType.UInt32 or GgufValueType.Int32 or GgufValueType.UInt64 or GgufValueType.Int64;
         if (integerElements && (typeof(T) == typeof(int) || typeof(T) == typeof(uint) || typeof(T) == typeof(long)))

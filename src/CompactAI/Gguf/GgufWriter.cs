@@ -52,7 +52,7 @@ public sealed class GgufWriter
 
     /// <summary>Adds a metadata value of any type.</summary>
     /// <exception cref="ArgumentException">
-    /// The key was already added, or it is <c>general.alignment</c> with a value other than this writer's <see cref="Alignment"/> as a u32.
+    /// The key was already added, arrays are nested deeper than <see cref="GgufFile.MaxArrayNesting"/>, or the key is <c>general.alignment</c> with a value other than this writer's <see cref="Alignment"/> as a u32.
     /// </exception>
     public GgufWriter Add(string key, GgufValue value)
     {
@@ -70,6 +70,8 @@ public sealed class GgufWriter
                 _metadata.RemoveAll(kv => kv.Key == key);
             }
         }
+        if (ArrayDepth(value) > GgufFile.MaxArrayNesting)
+            throw new ArgumentException($"Arrays nested deeper than {GgufFile.MaxArrayNesting} levels cannot be read back.", nameof(value));
         if (!_keys.Add(key)) throw new ArgumentException($"Metadata key '{key}' was already added.", nameof(key));
         _metadata.Add(new(key, value));
         return this;
@@ -175,6 +177,15 @@ public sealed class GgufWriter
         }
         Pad(stream, GgufFile.AlignUp(written, Alignment) - written);
         stream.Flush();
+    }
+
+    private static int ArrayDepth(GgufValue v)
+    {
+        if (v.Type != GgufValueType.Array) return 0;
+        int inner = 0;
+        if (v.Value is GgufValue[] items)
+            foreach (var item in items) inner = Math.Max(inner, ArrayDepth(item));
+        return 1 + inner;
     }
 
     private static void Pad(Stream s, long n)

@@ -242,6 +242,22 @@ public class GgufRoundTripTests
     }
 
     [Fact]
+    public void Writer_RefusesNestingTheReaderWouldRefuse()
+    {
+        static GgufValue Nest(int levels)
+        {
+            var v = new GgufValue(GgufValueType.Array, new[] { 1 }, GgufValueType.Int32);
+            for (int i = 1; i < levels; i++) v = new GgufValue(GgufValueType.Array, new[] { v }, GgufValueType.Array);
+            return v;
+        }
+        var w = new GgufWriter();
+        w.Add("ok", Nest(GgufFile.MaxArrayNesting));
+        Assert.Throws<ArgumentException>(() => w.Add("deep", Nest(GgufFile.MaxArrayNesting + 1)));
+        using var f = GgufFile.FromBytes(Write(w));
+        AssertSameValue(Nest(GgufFile.MaxArrayNesting), f.Metadata["ok"], "ok");
+    }
+
+    [Fact]
     public void Stories260K_RewritesToIdenticalBytes()
     {
         var original = File.ReadAllBytes(TestData.Stories260K);
