@@ -1,0 +1,36 @@
+namespace CompactAI.Hybrid;
+
+/// <summary>
+/// The keys under which CompactAI clients exchange evidence through <c>AdditionalProperties</c> of
+/// <see cref="Microsoft.Extensions.AI.ChatResponse"/>, <see cref="Microsoft.Extensions.AI.ChatResponseUpdate"/> and
+/// <see cref="Microsoft.Extensions.AI.ChatOptions"/>. One place, so producers and consumers cannot drift apart.
+/// </summary>
+public static class CompactAIPropertyNames
+{
+    /// <summary>On a <c>ChatResponse</c>: the generated tokens, an <c>IReadOnlyList&lt;GeneratedToken&gt;</c>.</summary>
+    public const string Tokens = "compactai.tokens";
+
+    /// <summary>On a <c>ChatResponseUpdate</c>: the one <c>GeneratedToken</c> this update carries.</summary>
+    public const string Token = "compactai.token";
+
+    /// <summary>On a <c>ChatResponse</c> or final update: why generation stopped, one of <c>"stop"</c>, <c>"length"</c>, <c>"cancelled"</c>.</summary>
+    public const string FinishReason = "compactai.finish";
+
+    /// <summary>On a <c>ChatResponse</c>: log-probabilities of each prompt token after the first, an <c>IReadOnlyList&lt;float&gt;</c>.</summary>
+    public const string PromptLogProbabilities = "compactai.prompt_logprobs";
+
+    /// <summary>On <c>ChatOptions</c>: per-request routing override, <c>"local"</c>, <c>"remote"</c> or <c>"auto"</c>.</summary>
+    public const string Route = "compactai.route";
+
+    /// <summary>On a <c>ChatResponse</c> or the final update of a hybrid stream: the <see cref="HybridDecision"/>.</summary>
+    public const string HybridDecision = "compactai.hybrid.decision";
+
+    /// <summary>The <see cref="FinishReason"/> value for an answer cut at the token limit.</summary>
+    public const string FinishLength = "length";
+
+    /// <summary>The <see cref="FinishReason"/> value for an answer that reached a stop condition.</summary>
+    public const string FinishStop = "stop";
+
+    /// <summary>The <see cref="FinishReason"/> value for generation cancelled by the caller.</summary>
+    public const string FinishCancelled = "cancelled";
+}
