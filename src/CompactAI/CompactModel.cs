@@ -92,6 +92,24 @@ public sealed class CompactModel : IDisposable
         return new InferenceSession(this, ctx, threads, Math.Min(Options.BatchSize, ctx));
     }
 
-    /// <summary>Unmaps the model file.</summary>
-    public void Dispose() => _file.Dispose();
+    private SessionPool? _sessions;
+
+    /// <summary>The model's shared, bounded session pool (<see cref="CompactModelOptions.MaxParallelSequences"/> sessions).</summary>
+    public SessionPool Sessions
+    {
+        get
+        {
+            if (_sessions is { } s) return s;
+            var created = new SessionPool(this, Options.MaxParallelSequences, Options.ContextSize ?? Math.Min(Config.ContextLength, 4096));
+            if (Interlocked.CompareExchange(ref _sessions, created, null) is { } existing) { created.Dispose(); return existing; }
+            return created;
+        }
+    }
+
+    /// <summary>Disposes the pooled sessions and unmaps the model file.</summary>
+    public void Dispose()
+    {
+        _sessions?.Dispose();
+        _file.Dispose();
+    }
 }

@@ -50,6 +50,9 @@ public sealed class InferenceSession : IDisposable
     /// <summary>Total tokens run through the model by this session (prompt and generated), for monitoring reuse.</summary>
     public long TokensEvaluated { get; private set; }
 
+    /// <summary>Prompt tokens the latest generation actually ran through the model (the rest came from the cache).</summary>
+    public int LastPromptTokensEvaluated { get; private set; }
+
     /// <summary>Bytes held by the KV cache.</summary>
     public long KvCacheBytes => _cache.SizeInBytes;
 
@@ -269,6 +272,7 @@ public sealed class InferenceSession : IDisposable
             for (int i = 0; i < n; i++) buffer[i] = prompt[start + i];
             Evaluate(buffer.AsSpan(0, n));
         }
+        LastPromptTokensEvaluated = prompt.Count - reuse;
         return prompt.Count - reuse;
     }
 

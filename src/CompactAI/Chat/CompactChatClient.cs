@@ -1,0 +1,175 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using CompactAI.Hybrid;
+using CompactAI.Inference;
+using CompactAI.Sampling;
+using Microsoft.Extensions.AI;
+
+namespace CompactAI.Chat;
+
+/// <summary>
+/// <see cref="IChatClient"/> over a local <see cref="CompactModel"/>: renders the conversation with the model's chat
+/// template, generates on a pooled session (so a conversation's earlier turns are not processed again), and maps
+/// <see cref="ChatOptions"/> onto the sampler. Every response carries the generated tokens with their probabilities
+/// (<see cref="CompactAIPropertyNames.Tokens"/>), which is what the hybrid router scores.
+/// </summary>
+/// <remarks>
+/// Thread-safe: concurrent requests run on separate sessions, up to <see cref="CompactModelOptions.MaxParallelSequences"/>
+/// at once; further requests wait. <c>ChatOptions.AdditionalProperties</c> may carry <c>min_p</c> and <c>repeat_penalty</c>.
+/// </remarks>
+public sealed class CompactChatClient : IChatClient, IPromptScorer
+{
+    private readonly CompactModel _model;
+    private readonly CompactChatClientOptions _options;
+    private readonly ChatClientMetadata _metadata;
+    private readonly IChatPromptRenderer _renderer;
+
+    /// <summary>Creates a client over <paramref name="model"/> (which it does not own).</summary>
+    public CompactChatClient(CompactModel model, CompactChatClientOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        _model = model;
+        _options = options ?? new CompactChatClientOptions();
+        string modelId = _options.ModelId ?? Path.GetFileNameWithoutExtension(model.FilePath) ?? model.Config.Name ?? model.Config.Architecture;
+        _metadata = new ChatClientMetadata("compactai", null, modelId);
+        _renderer = ChatPromptRenderer.For(model);
+    }
+
+    /// <inheritdoc />
+    public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var u in GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false)) updates.Add(u);
+        var response = updates.ToChatResponse();
+        // ToChatResponse merges AdditionalProperties of updates; keep the per-response ones from the final update.
+        var final = updates[^1];
+        response.AdditionalProperties ??= new AdditionalPropertiesDictionary();
+        foreach (var (k, v) in final.AdditionalProperties ?? []) response.AdditionalProperties[k] = v;
+        response.AdditionalProperties.Remove(CompactAIPropertyNames.Token);
+        return response;
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var generation = ToGenerationOptions(options);
+        var prompt = Tokenize(messages.ToList(), generation.MaxTokens);
+        string responseId = Guid.NewGuid().ToString("N");
+        string messageId = Guid.NewGuid().ToString("N");
+        var tokens = new List<GeneratedToken>();
+        int promptEvaluated;
+        using (var lease = await _model.Sessions.RentAsync(prompt, cancellationToken).ConfigureAwait(false))
+        {
+            await foreach (var token in lease.Session.GenerateAsync(prompt, generation, cancellationToken).ConfigureAwait(false))
+            {
+                tokens.Add(token);
+                var update = new ChatResponseUpdate(ChatRole.Assistant, token.Text)
+                {
+                    ResponseId = responseId,
+                    MessageId = messageId,
+                    ModelId = _metadata.DefaultModelId,
+                    AdditionalProperties = new() { [CompactAIPropertyNames.Token] = token },
+                };
+                yield return update;
+            }
+            promptEvaluated = lease.Session.LastPromptTokensEvaluated;
+        }
+
+        bool hitLimit = tokens.Count >= generation.MaxTokens;
+        string finish = hitLimit ? CompactAIPropertyNames.FinishLength : CompactAIPropertyNames.FinishStop;
+        yield return new ChatResponseUpdate
+        {
+            Role = ChatRole.Assistant,
+            ResponseId = responseId,
+            MessageId = messageId,
+            ModelId = _metadata.DefaultModelId,
+            FinishReason = hitLimit ? ChatFinishReason.Length : ChatFinishReason.Stop,
+            Contents = [new UsageContent(new UsageDetails
+            {
+                InputTokenCount = prompt.Count,
+                OutputTokenCount = tokens.Count,
+                TotalTokenCount = prompt.Count + tokens.Count,
+            })],
+            AdditionalProperties = new()
+            {
+                [CompactAIPropertyNames.Tokens] = tokens,
+                [CompactAIPropertyNames.FinishReason] = finish,
+                ["compactai.prompt_tokens_evaluated"] = promptEvaluated,
+            },
+        };
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<PromptScore> ScorePromptAsync(IEnumerable<ChatMessage> messages, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var prompt = Tokenize(messages.ToList(), 0);
+        using var lease = await _model.Sessions.RentAsync(prompt, cancellationToken).ConfigureAwait(false);
+        var logProbs = await lease.Session.ScoreAsync(prompt, cancellationToken).ConfigureAwait(false);
+        return PromptScore.FromLogProbabilities(logProbs);
+    }
+
+    /// <inheritdoc />
+    public object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        if (serviceKey is not null) return null;
+        if (serviceType == typeof(ChatClientMetadata)) return _metadata;
+        if (serviceType.IsInstanceOfType(this)) return this;
+        if (serviceType == typeof(CompactModel)) return _model;
+        return null;
+    }
+
+    /// <summary>Does nothing: the model belongs to the caller.</summary>
+    public void Dispose()
+    {
+    }
+
+    /// <summary>Renders and tokenizes the conversation, applying the overflow policy so prompt + answer fit the context.</summary>
+    private IReadOnlyList<int> Tokenize(List<ChatMessage> messages, int answerTokens)
+    {
+        int budget = _model.Sessions.ContextSize - answerTokens;
+        while (true)
+        {
+            string text = _renderer.Render(messages, addGenerationPrompt: true);
+            bool startsWithBos = _model.Tokenizer.BosToken >= 0 && text.StartsWith(_model.Tokenizer.GetTokenText(_model.Tokenizer.BosToken), StringComparison.Ordinal);
+            var tokens = _model.Tokenizer.Encode(text, addSpecial: !startsWithBos, parseSpecial: true);
+            if (tokens.Count <= budget) return tokens;
+            int oldest = messages.FindIndex(m => m.Role != ChatRole.System);
+            bool canDrop = _options.ContextOverflow == ContextOverflowPolicy.DropOldestMessages && oldest >= 0
+                           && messages.Count(m => m.Role != ChatRole.System) > 1;
+            if (!canDrop)
+                throw new InvalidOperationException(
+                    $"The conversation needs {tokens.Count} prompt tokens plus {answerTokens} for the answer, but the context holds {_model.Sessions.ContextSize}. " +
+                    "Shorten it, lower MaxOutputTokens, raise ContextSize, or set ContextOverflow = DropOldestMessages.");
+            messages.RemoveAt(oldest);
+        }
+    }
+
+    private GenerationOptions ToGenerationOptions(ChatOptions? o)
+    {
+        var defaults = new SamplingOptions();
+        var extra = o?.AdditionalProperties;
+        var sampling = new SamplingOptions
+        {
+            Temperature = o?.Temperature ?? defaults.Temperature,
+            TopP = o?.TopP ?? defaults.TopP,
+            TopK = o?.TopK ?? defaults.TopK,
+            MinP = extra is not null && extra.TryGetValue("min_p", out float minP) ? minP : defaults.MinP,
+            RepeatPenalty = extra is not null && extra.TryGetValue("repeat_penalty", out float rp) ? rp : defaults.RepeatPenalty,
+            FrequencyPenalty = o?.FrequencyPenalty ?? 0,
+            PresencePenalty = o?.PresencePenalty ?? 0,
+            Seed = o?.Seed is long seed ? unchecked((ulong)seed) : null,
+        };
+        return new GenerationOptions
+        {
+            MaxTokens = o?.MaxOutputTokens ?? _options.DefaultMaxOutputTokens,
+            Sampling = sampling,
+            StopSequences = o?.StopSequences?.ToArray() ?? [],
+            AddSpecialTokens = false,
+            ParseSpecialTokens = true,
+        };
+    }
+}

@@ -1,0 +1,23 @@
+namespace CompactAI.Chat;
+
+/// <summary>What happens when a conversation no longer fits the context window.</summary>
+public enum ContextOverflowPolicy
+{
+    /// <summary>Fail with <see cref="InvalidOperationException"/> naming the sizes.</summary>
+    Throw,
+    /// <summary>Drop the oldest non-system messages until the prompt and the answer fit (a sliding window over turns).</summary>
+    DropOldestMessages,
+}
+
+/// <summary>Options of <see cref="CompactChatClient"/>; null properties mean "the model's or llama.cpp's default".</summary>
+public sealed record CompactChatClientOptions
+{
+    /// <summary>The model id reported in responses and metadata (default: the file name).</summary>
+    public string? ModelId { get; init; }
+
+    /// <summary>Answer length when a request does not set <c>MaxOutputTokens</c>.</summary>
+    public int DefaultMaxOutputTokens { get; init; } = 512;
+
+    /// <summary>What to do when the conversation does not fit the context.</summary>
+    public ContextOverflowPolicy ContextOverflow { get; init; } = ContextOverflowPolicy.Throw;
+}

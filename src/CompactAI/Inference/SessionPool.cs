@@ -1,0 +1,121 @@
+namespace CompactAI.Inference;
+
+/// <summary>
+/// A bounded set of <see cref="InferenceSession"/>s that one model lends to concurrent requests. At most
+/// <see cref="Capacity"/> sequences run at once (the rest wait, in order), which bounds KV-cache memory; a returned
+/// session keeps its cache, and the next request gets the idle session sharing the longest prefix with its prompt.
+/// </summary>
+/// <remarks>Thread-safe. Disposing a lease returns its session, also when the request was cancelled.</remarks>
+public sealed class SessionPool : IDisposable
+{
+    private readonly CompactModel _model;
+    private readonly SemaphoreSlim _slots;
+    private readonly List<InferenceSession> _idle = new();
+    private readonly Lock _lock = new();
+    private int _created;
+    private bool _disposed;
+
+    internal SessionPool(CompactModel model, int capacity, int contextSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        _model = model;
+        Capacity = capacity;
+        ContextSize = contextSize;
+        _slots = new SemaphoreSlim(capacity, capacity);
+    }
+
+    /// <summary>Most sessions running at once.</summary>
+    public int Capacity { get; }
+
+    /// <summary>Context size of the pooled sessions.</summary>
+    public int ContextSize { get; }
+
+    /// <summary>Sessions created so far (never more than <see cref="Capacity"/>).</summary>
+    public int SessionsCreated => Volatile.Read(ref _created);
+
+    /// <summary>Requests holding a session right now.</summary>
+    public int InUse => Capacity - _slots.CurrentCount;
+
+    /// <summary>Waits for a free slot and lends the idle session whose cache best matches <paramref name="prompt"/>.</summary>
+    public async ValueTask<Lease> RentAsync(IReadOnlyList<int> prompt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            lock (_lock)
+            {
+                InferenceSession? best = null;
+                int bestLength = -1;
+                foreach (var s in _idle)
+                {
+                    int common = CommonPrefix(s.Tokens, prompt);
+                    if (common > bestLength) { best = s; bestLength = common; }
+                }
+                if (best is null || (bestLength == 0 && _created < Capacity))
+                {
+                    best = _model.CreateSession(ContextSize);
+                    _created++;
+                }
+                else
+                {
+                    _idle.Remove(best);
+                }
+                return new Lease(this, best);
+            }
+        }
+        catch
+        {
+            _slots.Release();
+            throw;
+        }
+    }
+
+    private void Return(InferenceSession session)
+    {
+        lock (_lock)
+        {
+            if (_disposed) session.Dispose();
+            else _idle.Add(session);
+        }
+        _slots.Release();
+    }
+
+    private static int CommonPrefix(IReadOnlyList<int> a, IReadOnlyList<int> b)
+    {
+        int n = Math.Min(a.Count, b.Count), i = 0;
+        while (i < n && a[i] == b[i]) i++;
+        return i;
+    }
+
+    /// <summary>Disposes the idle sessions; sessions still lent are disposed when returned.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            foreach (var s in _idle) s.Dispose();
+            _idle.Clear();
+        }
+    }
+
+    /// <summary>A lent session; dispose to give it back.</summary>
+    public sealed class Lease : IDisposable
+    {
+        private SessionPool? _pool;
+
+        internal Lease(SessionPool pool, InferenceSession session)
+        {
+            _pool = pool;
+            Session = session;
+        }
+
+        /// <summary>The session, for this request only.</summary>
+        public InferenceSession Session { get; }
+
+        /// <summary>Returns the session to the pool.</summary>
+        public void Dispose() => Interlocked.Exchange(ref _pool, null)?.Return(Session);
+    }
+}
