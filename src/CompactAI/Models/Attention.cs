@@ -10,9 +10,12 @@ namespace CompactAI.Models;
 
 /// <summary>
 /// Causal grouped-query attention over the KV cache, for a batch of consecutive tokens:
-/// out_h = softmax(q_h·Kᵀ / √d + causal mask) · V, where query head h reads key/value head h / (heads / kvHeads).
-/// Items are (token, head) pairs spread over the worker pool. Each head's keys and values are contiguous in the cache,
-/// so the two inner loops are plain strided dot products and axpys.
+/// out_h = softmax(q_h·Kᵀ·scale + causal mask) · V, where query head h reads key/value head h / (heads / kvHeads).
+/// It is computed in one pass with an online softmax, exactly as llama.cpp's CPU flash attention does with its default
+/// F16 cache: q is rounded to half precision, and the running Σ p·v is kept in half precision (rescaled when a new
+/// maximum appears) and divided by Σ p at the end. Matching that arithmetic is what makes our probabilities agree
+/// with llama.cpp's to 1e-3. Items are (token, head) pairs spread over the worker pool; each head's keys and values
+/// are contiguous in the cache.
 /// </summary>
 internal sealed class Attention : IParallelJob
 {
@@ -24,8 +27,6 @@ internal sealed class Attention : IParallelJob
     private float[] _q = [], _out = [];
     private KvCache? _cache;
     private int _layer, _startPos, _window;
-
-    [ThreadStatic] private static float[]? t_scores;
 
     public Attention(ModelConfig c, WorkerPool pool)
     {
@@ -60,9 +61,8 @@ internal sealed class Attention : IParallelJob
     {
         var cache = _cache!;
         int group = _heads / _kvHeads, hd = _headDim, vd = _valueDim;
-        int maxLen = _startPos + end / _heads + 1;
-        var scores = t_scores is { } s && s.Length >= maxLen ? s : (t_scores = new float[Math.Max(maxLen, 256)]);
         Span<float> q = stackalloc float[hd];
+        Span<float> acc = stackalloc float[vd];
         for (int item = start; item < end; item++)
         {
             int b = item / _heads, h = item % _heads, kvh = h / group;
@@ -70,17 +70,32 @@ internal sealed class Attention : IParallelJob
             int first = _window > 0 ? Math.Max(0, len - _window) : 0; // sliding window: the last `window` positions
             var keys = cache.KeysOf(_layer, kvh);
             var values = cache.ValuesOf(_layer, kvh);
-            // llama.cpp's F16 cache multiplies a half-precision copy of q with the keys.
             TensorOps.RoundToHalf(_q.AsSpan(item * hd, hd), q);
-            var p = scores.AsSpan(first, len - first);
-            for (int t = first; t < len; t++) p[t - first] = Dot(q, keys.Slice(t * hd, hd));
-            TensorPrimitives.Multiply(p, _scale, p);
-            if (_softcap > 0) TensorOps.Softcap(p, _softcap);
-            TensorOps.Softmax(p);
-            TensorOps.RoundToHalf(p, p); // …and half-precision attention weights with the values
-            var o = _out.AsSpan(item * vd, vd);
-            o.Clear();
-            for (int t = first; t < len; t++) Axpy(p[t - first], values.Slice(t * vd, vd), o);
+            acc.Clear();
+            float max = float.NegativeInfinity, sum = 0;
+            for (int t = first; t < len; t++)
+            {
+                float s = Dot(q, keys.Slice(t * hd, hd)) * _scale;
+                if (_softcap > 0) s = _softcap * MathF.Tanh(s / _softcap);
+                float weight = 1;
+                if (s > max)
+                {
+                    // A new maximum: rescale what was accumulated so far by e^(old max − new max).
+                    float rescale = MathF.Exp(max - s);
+                    max = s;
+                    TensorPrimitives.Multiply(acc, rescale, acc);
+                    TensorOps.RoundToHalf(acc, acc);
+                    sum *= rescale;
+                }
+                else
+                {
+                    weight = MathF.Exp(s - max);
+                }
+                Axpy(weight, values.Slice(t * vd, vd), acc);
+                TensorOps.RoundToHalf(acc, acc);
+                sum += weight;
+            }
+            TensorPrimitives.Divide(acc, sum, _out.AsSpan(item * vd, vd));
         }
     }
 

@@ -67,9 +67,9 @@ public sealed class Stories260KGoldenTests : IClassFixture<Stories260KFixture>
         var logits = await session.GetNextTokenLogitsAsync(golden.PromptIds);
         Assert.Equal(golden.LogitsFirst!.Length, logits.Length);
         double maxDiff = logits.Zip(golden.LogitsFirst!, (a, b) => Math.Abs(a - b)).Max();
-        // Residual differences come from summation order and ggml's vectorised exp/silu approximations; the F16 KV-cache
-        // rounding of q, K, V and the attention weights is reproduced (without it the error grows to 5.4e-3).
-        Assert.True(maxDiff < 5e-3, $"max |logit − llama.cpp| = {maxDiff}");
+        // llama.cpp's flash-attention arithmetic with the F16 cache is reproduced (without it the error is 5.4e-3, 3.7e-3 with
+        // plain F16 rounding); what remains (1.7e-3) is summation order and ggml's vectorised exp/silu approximations.
+        Assert.True(maxDiff < 2.5e-3, $"max |logit − llama.cpp| = {maxDiff}");
     }
 
     [Fact]
