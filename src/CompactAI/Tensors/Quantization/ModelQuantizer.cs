@@ -156,11 +156,15 @@ public static class ModelQuantizer
     };
 
     /// <summary>Every tensor of <paramref name="file"/> in output order, with the type it will be written in.</summary>
-    internal static List<(GgufTensorInfo Tensor, GgmlType Type)> Plan(GgufFile file, QuantizationPreset preset, QuantizationOptions options)
+    internal static List<(GgufTensorInfo Tensor, GgmlType Type)> Plan(GgufFile file, QuantizationPreset preset, QuantizationOptions options) =>
+        Plan(file.Metadata, file.Tensors, preset, options);
+
+    /// <summary>The same plan for tensors described by name and shape only (the synthetic-model writer uses it).</summary>
+    internal static List<(GgufTensorInfo Tensor, GgmlType Type)> Plan(GgufMetadata metadata, IReadOnlyList<GgufTensorInfo> allTensors, QuantizationPreset preset, QuantizationOptions options)
     {
-        var tensors = file.Tensors.OrderBy(t => t.Name, LlamaTensorOrder.Instance).ToList();
+        var tensors = allTensors.OrderBy(t => t.Name, LlamaTensorOrder.Instance).ToList();
         var baseType = BaseType(preset);
-        var state = new MixState(file, tensors);
+        var state = new MixState(metadata, tensors);
         var plan = new List<(GgufTensorInfo, GgmlType)>(tensors.Count);
         foreach (var t in tensors)
         {
@@ -234,9 +238,8 @@ public static class ModelQuantizer
     /// <summary>Counters and model facts the mix rules read (llama.cpp's <c>quantize_state_impl</c>).</summary>
     private sealed class MixState
     {
-        public MixState(GgufFile file, List<GgufTensorInfo> tensors)
+        public MixState(GgufMetadata md, List<GgufTensorInfo> tensors)
         {
-            var md = file.Metadata;
             Arch = md.GetString("general.architecture", "") ?? "";
             Experts = Math.Max(1, (int)GetCount(md, $"{Arch}.expert_count"));
             long blocks = GetCount(md, $"{Arch}.block_count");
