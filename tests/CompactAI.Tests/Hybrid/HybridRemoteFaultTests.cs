@@ -116,6 +116,28 @@ public class HybridRemoteFaultTests(ITestOutputHelper output)
         Assert.Equal(1, server.RequestCount);
     }
 
+    [Theory]
+    [InlineData(Behavior.Status500)]
+    [InlineData(Behavior.Status429)]
+    [InlineData(Behavior.DropMidway)]
+    public async Task Api_key_never_reaches_logs_or_decisions(Behavior behavior)
+    {
+        await using LoopbackOpenAIServer server = await LoopbackOpenAIServer.StartAsync(behavior);
+        var logger = new ListLogger();
+        HybridOptions options = Options();
+        using var client = new HybridChatClient(
+            new ScriptedLocalClient(Tok.Unsure()), RemoteChatClients.ForOpenAICompatible(server.Endpoint, ApiKey, "big-model", options), options, logger);
+
+        HybridDecision decision = Decision(await client.GetResponseAsync(Question));
+
+        Assert.Equal(HybridRoute.LocalFallback, decision.Route);
+        Assert.Contains(logger.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Warning && e.Text.Contains(decision.RemoteError!, StringComparison.Ordinal));
+        Assert.Contains(logger.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Debug && e.Text.Contains("LocalFallback", StringComparison.Ordinal));
+        Assert.DoesNotContain(logger.Entries, e => e.Text.Contains("sk-test", StringComparison.Ordinal));
+        Assert.DoesNotContain("sk-test", decision.Reason, StringComparison.Ordinal);
+        Assert.Equal($"Bearer {ApiKey}", server.LastAuthorization);
+    }
+
     [Fact]
     public async Task Refused_connection_returns_the_local_answer_flagged()
     {
