@@ -106,7 +106,7 @@ public sealed class LoopbackOpenAIServer : IAsyncDisposable
                 await WriteJsonAsync(context, 200, """{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":""");
                 break;
             case Behavior.Slow:
-                await Task.Delay(TimeSpan.FromSeconds(10), context.RequestAborted);
+                await Task.Delay(TimeSpan.FromSeconds(60), context.RequestAborted);
                 await WriteJsonAsync(context, 200, Completion(model, Answer));
                 break;
             case Behavior.DropMidway when stream:
