@@ -231,6 +231,11 @@ public sealed class HybridChatClient : DelegatingChatClient
                     RemoteAttempts = live.Attempts,
                 };
                 Finish(new Routed(decision, response, live.Updates, null), activity);
+                if (live.Succeeded)
+                {
+                    await DistillAsync(messages, response.Text, null, null, cancellationToken).ConfigureAwait(false);
+                }
+
                 yield return DecisionUpdate(decision);
                 yield break;
             }

@@ -50,6 +50,20 @@ public class DistillationTests
     }
 
     [Fact]
+    public async Task Streamed_forced_remote_answers_are_logged_without_a_local_answer()
+    {
+        var sink = new RecordingSink();
+        var options = new HybridOptions { DistillationSink = sink, StreamingMode = HybridStreamingMode.StreamThenVerify };
+        using var client = new HybridChatClient(new ScriptedLocalClient(Tok.Confident()), DelegateRemoteClient.Answering("Paris."), options);
+
+        await client.GetStreamingResponseAsync(Question, Route("remote")).ToChatResponseAsync();
+
+        DistillationRecord record = Assert.Single(sink.Records);
+        Assert.Equal(("Paris.", null, null), (record.RemoteAnswer, record.LocalAnswer, record.Confidence));
+        Assert.Equal("user", Assert.Single(record.Messages).Role);
+    }
+
+    [Fact]
     public async Task A_failing_sink_does_not_fail_the_request()
     {
         var options = new HybridOptions { DistillationSink = new ThrowingSink() };
@@ -59,6 +73,17 @@ public class DistillationTests
 
         Assert.Equal(HybridRoute.Remote, Decision(response).Route);
         Assert.Equal("Paris.", response.Text);
+    }
+
+    private sealed class RecordingSink : IDistillationSink
+    {
+        public System.Collections.Concurrent.ConcurrentQueue<DistillationRecord> Records { get; } = new();
+
+        public ValueTask WriteAsync(DistillationRecord record, CancellationToken cancellationToken)
+        {
+            Records.Enqueue(record);
+            return ValueTask.CompletedTask;
+        }
     }
 
     private sealed class ThrowingSink : IDistillationSink
