@@ -181,6 +181,7 @@ public sealed class HybridChatClient : DelegatingChatClient
         if (local is null || local.EarlyExited)
         {
             // An abandoned (early-exit) local answer is partial; a fallback must be a whole answer, so generate again.
+            promptScoring += local?.Latency ?? TimeSpan.Zero;
             local = await RunLocalAsync(messages, options, promptPerplexity, streaming, earlyExit: false, cancellationToken).ConfigureAwait(false);
             LocalVerdict fresh = await _policy.EvaluateAsync(local, cancellationToken).ConfigureAwait(false);
             verdict = fresh with { Trigger = trigger, Reason = reason };
@@ -230,6 +231,11 @@ public sealed class HybridChatClient : DelegatingChatClient
                     RemoteAttempts = live.Attempts,
                 };
                 Finish(new Routed(decision, response, live.Updates, null), activity);
+                if (live.Succeeded)
+                {
+                    await DistillAsync(messages, response.Text, null, null, cancellationToken).ConfigureAwait(false);
+                }
+
                 yield return DecisionUpdate(decision);
                 yield break;
             }
@@ -344,7 +350,7 @@ public sealed class HybridChatClient : DelegatingChatClient
 
     private Routed LocalRouted(
         LocalOutcome local, LocalVerdict verdict, HybridRoute route, EscalationTrigger trigger, string reason,
-        RemoteOutcome? remote, TimeSpan promptScoring, string? remoteError)
+        RemoteOutcome? remote, TimeSpan extraLocalTime, string? remoteError)
     {
         HybridDecision decision = new()
         {
@@ -356,7 +362,7 @@ public sealed class HybridChatClient : DelegatingChatClient
             Threshold = _options.ConfidenceThreshold,
             Signals = verdict.Signals,
             ValidatorResults = verdict.ValidatorResults,
-            LocalLatency = local.Latency + promptScoring,
+            LocalLatency = local.Latency + extraLocalTime,
             RemoteLatency = remote is { Attempts: > 0 } ? remote.Latency : null,
             LocalOutputTokens = local.Tokens.Count > 0 ? local.Tokens.Count : local.Response.Usage?.OutputTokenCount,
             RemoteAttempts = remote?.Attempts ?? 0,

@@ -102,7 +102,7 @@ internal sealed class LiveRemoteStream
 
             _invoker.RecordLiveResult(success: false);
             Error = failure is null ? "the remote stream held no answer"
-                : timeout.IsCancellationRequested ? $"remote timed out after {_options.RemoteTimeout.TotalMilliseconds:0} ms"
+                : timeout.IsCancellationRequested || RemoteInvoker.IsTimeout(failure) ? $"remote timed out after {_options.RemoteTimeout.TotalMilliseconds:0} ms"
                 : RemoteInvoker.Describe(failure);
             if (ForwardedAny || Attempts > _options.MaxRemoteRetries || !_invoker.TryAcquireBreaker())
             {

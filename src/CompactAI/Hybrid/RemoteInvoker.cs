@@ -100,7 +100,7 @@ internal sealed class RemoteInvoker
             catch (Exception ex)
             {
                 _breaker.RecordFailure();
-                error = timeout.IsCancellationRequested
+                error = timeout.IsCancellationRequested || IsTimeout(ex)
                     ? $"remote timed out after {_options.RemoteTimeout.TotalMilliseconds:0} ms"
                     : Describe(ex);
             }
@@ -153,18 +153,43 @@ internal sealed class RemoteInvoker
     /// <summary>A short description of a remote failure: kind and HTTP status, never headers or credentials.</summary>
     public static string Describe(Exception exception)
     {
+        // Transport failures arrive wrapped (ClientResultException → HttpRequestException → IOException/SocketException),
+        // so the innermost cause names what happened: an I/O error while reading is a drop, a bare socket error a refusal.
+        Exception? dropped = Find<IOException>(exception);
+        Exception? socket = Find<System.Net.Sockets.SocketException>(exception);
         string description = exception switch
         {
             ClientResultException { Status: 429 } => "remote rate-limited (HTTP 429)",
             ClientResultException { Status: > 0 } result => $"remote returned HTTP {result.Status}",
-            ClientResultException => $"remote connection failed: {exception.Message}",
-            HttpRequestException http when http.StatusCode is not null => $"remote returned HTTP {(int)http.StatusCode}",
-            HttpRequestException => $"remote connection failed: {exception.Message}",
+            HttpRequestException { StatusCode: not null } http => $"remote returned HTTP {(int)http.StatusCode}",
             JsonException or FormatException or InvalidDataException => $"malformed remote reply: {exception.Message}",
-            IOException => $"remote stream dropped: {exception.Message}",
+            _ when dropped is not null => $"remote reply dropped mid-way: {socket?.Message ?? dropped.Message}",
+            _ when socket is not null => $"remote connection failed: {socket.Message}",
+            ClientResultException or HttpRequestException => $"remote connection failed: {exception.Message}",
             _ => $"remote call failed ({exception.GetType().Name}): {exception.Message}",
         };
         return description.Length <= MaxErrorLength ? description : description[..MaxErrorLength];
+    }
+
+    /// <summary>
+    /// Whether a failure is a timeout: ours fired, or the transport's own network timeout did (it surfaces as a
+    /// cancellation or <see cref="TimeoutException"/> wrapped in transport exceptions, while the caller's token is not set).
+    /// </summary>
+    public static bool IsTimeout(Exception exception) =>
+        Find<TimeoutException>(exception) is not null || Find<OperationCanceledException>(exception) is not null;
+
+    private static T? Find<T>(Exception exception)
+        where T : Exception
+    {
+        for (Exception? current = exception; current is not null; current = current.InnerException)
+        {
+            if (current is T match)
+            {
+                return match;
+            }
+        }
+
+        return null;
     }
 
     private static bool IsEmpty(ChatResponse response) =>

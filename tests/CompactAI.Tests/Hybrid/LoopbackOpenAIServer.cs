@@ -16,7 +16,7 @@ namespace CompactAI.Tests.Hybrid;
 /// switchable behaviour for fault tests: good JSON or SSE replies, error statuses, malformed bodies, slow replies and
 /// connections dropped mid-reply.
 /// </summary>
-internal sealed class LoopbackOpenAIServer : IAsyncDisposable
+public sealed class LoopbackOpenAIServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private int _requests;
@@ -47,6 +47,9 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
     public string Answer { get; set; } = "The remote answer is 42.";
 
     public string? LastAuthorization { get; private set; }
+
+    /// <summary>When set, a dropped stream waits for it after the first chunk (so the client surely read that chunk).</summary>
+    public TaskCompletionSource? DropSignal { get; set; }
 
     public static async Task<LoopbackOpenAIServer> StartAsync(Behavior mode)
     {
@@ -103,11 +106,11 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
                 await WriteJsonAsync(context, 200, """{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"message":{"role":""");
                 break;
             case Behavior.Slow:
-                await Task.Delay(TimeSpan.FromSeconds(10), context.RequestAborted);
+                await Task.Delay(TimeSpan.FromSeconds(60), context.RequestAborted);
                 await WriteJsonAsync(context, 200, Completion(model, Answer));
                 break;
             case Behavior.DropMidway when stream:
-                await WriteStreamAsync(context, model, Answer, dropAfterFirstChunk: true);
+                await WriteStreamAsync(context, model, Answer, dropAfterFirstChunk: true, DropSignal?.Task);
                 break;
             case Behavior.DropMidway:
                 // Promise a body, send part of it, then cut the connection.
@@ -148,7 +151,7 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
         await context.Response.WriteAsync(json);
     }
 
-    private static async Task WriteStreamAsync(HttpContext context, string model, string text, bool dropAfterFirstChunk)
+    private static async Task WriteStreamAsync(HttpContext context, string model, string text, bool dropAfterFirstChunk, Task? dropSignal = null)
     {
         context.Response.StatusCode = 200;
         context.Response.ContentType = "text/event-stream";
@@ -160,7 +163,7 @@ internal sealed class LoopbackOpenAIServer : IAsyncDisposable
             await context.Response.Body.FlushAsync();
             if (dropAfterFirstChunk)
             {
-                await Task.Delay(50);
+                await (dropSignal ?? Task.Delay(50)).WaitAsync(TimeSpan.FromSeconds(10));
                 context.Abort();
                 return;
             }

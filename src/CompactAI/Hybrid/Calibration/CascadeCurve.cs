@@ -72,23 +72,24 @@ public sealed class CascadeCurve
             throw new ArgumentException("A cascade curve needs at least one item.", nameof(confidences));
         }
 
-        double localQuality = (double)localCorrect.Count(c => c) / n;
-        double remoteQuality = (double)remoteCorrect.Count(c => c) / n;
+        int localCount = localCorrect.Count(c => c);
+        int remoteCount = remoteCorrect.Count(c => c);
         int[] routerOrder = [.. Enumerable.Range(0, n).OrderBy(i => confidences[i])];
         int[] oracleOrder = [.. Enumerable.Range(0, n).OrderByDescending(i => Gain(localCorrect, remoteCorrect, i))];
         var random = new CascadeCurvePoint[n + 1];
         for (int k = 0; k <= n; k++)
         {
+            // Expected quality of k random escalations: a straight line, so the gap recovered is the rate itself.
             double rate = (double)k / n;
-            double quality = localQuality + (rate * (remoteQuality - localQuality));
-            random[k] = new CascadeCurvePoint(rate, quality, GapRecovered(quality, localQuality, remoteQuality));
+            double quality = ((localCount * (double)(n - k)) + (remoteCount * (double)k)) / ((double)n * n);
+            random[k] = new CascadeCurvePoint(rate, quality, remoteCount == localCount ? double.NaN : rate);
         }
 
         return new CascadeCurve(
-            localQuality, remoteQuality,
-            Curve(routerOrder, localCorrect, remoteCorrect, localQuality, remoteQuality),
+            (double)localCount / n, (double)remoteCount / n,
+            Curve(routerOrder, localCorrect, remoteCorrect, localCount, remoteCount),
             random,
-            Curve(oracleOrder, localCorrect, remoteCorrect, localQuality, remoteQuality));
+            Curve(oracleOrder, localCorrect, remoteCorrect, localCount, remoteCount));
     }
 
     /// <summary>Area under gap-recovered against escalation rate (trapezoid rule).</summary>
@@ -125,31 +126,31 @@ public sealed class CascadeCurve
         return double.NaN;
     }
 
-    /// <summary>Cascade quality after escalating the first k items of <paramref name="order"/>, for k = 0..N.</summary>
-    internal static double[] Qualities(int[] order, IReadOnlyList<bool> localCorrect, IReadOnlyList<bool> remoteCorrect)
+    /// <summary>Correct answers of the cascade after escalating the first k items of <paramref name="order"/>, for k = 0..N.</summary>
+    internal static int[] CorrectCounts(int[] order, IReadOnlyList<bool> localCorrect, IReadOnlyList<bool> remoteCorrect)
     {
         int n = order.Length;
-        var qualities = new double[n + 1];
-        int correct = localCorrect.Count(c => c);
-        qualities[0] = (double)correct / n;
+        var counts = new int[n + 1];
+        counts[0] = localCorrect.Count(c => c);
         for (int k = 1; k <= n; k++)
         {
-            int item = order[k - 1];
-            correct += Gain(localCorrect, remoteCorrect, item);
-            qualities[k] = (double)correct / n;
+            counts[k] = counts[k - 1] + Gain(localCorrect, remoteCorrect, order[k - 1]);
         }
 
-        return qualities;
+        return counts;
     }
 
     private static CascadeCurvePoint[] Curve(
-        int[] order, IReadOnlyList<bool> localCorrect, IReadOnlyList<bool> remoteCorrect, double localQuality, double remoteQuality)
+        int[] order, IReadOnlyList<bool> localCorrect, IReadOnlyList<bool> remoteCorrect, int localCount, int remoteCount)
     {
-        double[] qualities = Qualities(order, localCorrect, remoteCorrect);
-        var curve = new CascadeCurvePoint[qualities.Length];
-        for (int k = 0; k < qualities.Length; k++)
+        // Integer counts keep the gap ratio exact, so "reaches 50%" is not lost to rounding.
+        int[] counts = CorrectCounts(order, localCorrect, remoteCorrect);
+        int n = order.Length;
+        var curve = new CascadeCurvePoint[counts.Length];
+        for (int k = 0; k < counts.Length; k++)
         {
-            curve[k] = new CascadeCurvePoint((double)k / order.Length, qualities[k], GapRecovered(qualities[k], localQuality, remoteQuality));
+            double gap = remoteCount == localCount ? double.NaN : (double)(counts[k] - localCount) / (remoteCount - localCount);
+            curve[k] = new CascadeCurvePoint((double)k / n, (double)counts[k] / n, gap);
         }
 
         return curve;
@@ -157,7 +158,4 @@ public sealed class CascadeCurve
 
     private static int Gain(IReadOnlyList<bool> localCorrect, IReadOnlyList<bool> remoteCorrect, int item) =>
         (remoteCorrect[item] ? 1 : 0) - (localCorrect[item] ? 1 : 0);
-
-    private static double GapRecovered(double quality, double localQuality, double remoteQuality) =>
-        remoteQuality == localQuality ? double.NaN : (quality - localQuality) / (remoteQuality - localQuality);
 }

@@ -50,12 +50,12 @@ public static class ThresholdFitting
 
         int n = confidences.Count;
         int[] order = [.. Enumerable.Range(0, n).OrderBy(i => confidences[i])];
-        double[] qualities = CascadeCurve.Qualities(order, localCorrect, remoteCorrect);
-        double goal = targetFractionOfRemote * qualities[n];
+        int[] counts = CascadeCurve.CorrectCounts(order, localCorrect, remoteCorrect);
+        double goal = targetFractionOfRemote * counts[n];
         int k = n;
         for (int i = 0; i <= n; i++)
         {
-            if (qualities[i] >= goal - 1e-12)
+            if (counts[i] >= goal - 1e-9)
             {
                 k = i;
                 break;
@@ -64,7 +64,7 @@ public static class ThresholdFitting
 
         double[] sorted = [.. order.Select(i => confidences[i])];
         double threshold = ThresholdForCount(sorted, k);
-        return new ThresholdChoice(threshold, EscalationRateAt(sorted, threshold), qualities[k]);
+        return new ThresholdChoice(threshold, EscalationRateAt(sorted, threshold), (double)counts[k] / n);
     }
 
     private static double ThresholdForCount(double[] sorted, int k)
