@@ -14,10 +14,15 @@ namespace CompactAI.Hybrid;
 /// confidence = 1 / (1 + e^(−z))
 /// </code>
 /// Defaults: Bias 1, QuantileWeight 1, MeanLogProbWeight 1.5, EntropyWeight 0.75, MarginWeight 1,
-/// MinProbabilityWeight 0, PromptPerplexityWeight 0.1. Probabilities are clamped to [1e-6, 1 − 1e-6] before the logit.
+/// MinProbabilityWeight 0, PromptPerplexityWeight 1. Probabilities are clamped to [1e-6, 1 − 1e-6] before the logit.
 /// An empty answer scores 0.
 /// </summary>
 /// <remarks>
+/// <para>Why the prompt's perplexity weighs as much as the answer's signals together: a small specialised model keeps
+/// answering fluently in its own domain even when asked something else (stories260K writes a story after a SQL query),
+/// so the answer's token probabilities hardly move; how surprised the model is by the prompt is what tells a prompt
+/// outside its domain. On the stories260K routing set (tests/…/Hybrid/Data/routing-eval.jsonl) the prompt perplexity
+/// alone separates in- from out-of-domain prompts with AUROC 1.0, the answer signals with 0.63–0.79.</para>
 /// <para>Why a low quantile rather than the minimum or the mean: the mean log-probability is length-normalized but
 /// dominated by the many easy tokens of an answer (punctuation, words copied from the prompt), so one invented fact is
 /// diluted away; the minimum catches it but falls with length (every extra token is another draw), so it would
@@ -53,7 +58,7 @@ public sealed class DefaultConfidenceScorer : IConfidenceScorer
     public double MinProbabilityWeight { get; init; }
 
     /// <summary>Weight subtracted per nat of log prompt perplexity; non-negative.</summary>
-    public double PromptPerplexityWeight { get; init; } = 0.1;
+    public double PromptPerplexityWeight { get; init; } = 1.0;
 
     /// <inheritdoc />
     public double Score(ConfidenceSignals signals)

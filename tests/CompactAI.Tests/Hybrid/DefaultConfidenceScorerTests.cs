@@ -58,8 +58,8 @@ public class DefaultConfidenceScorerTests
     [Fact]
     public void Formula_matches_the_documented_combination()
     {
-        // z = 1 + 1·logit(0.2) + 1.5·(−0.8) − 0.75·1.2 + 1·0.4 + 0·logit(0.05) − 0.1·ln 12
-        double z = 1 + Math.Log(0.2 / 0.8) + (1.5 * -0.8) - (0.75 * 1.2) + 0.4 - (0.1 * Math.Log(12));
+        // z = 1 + 1·logit(0.2) + 1.5·(−0.8) − 0.75·1.2 + 1·0.4 + 0·logit(0.05) − 1·ln 12
+        double z = 1 + Math.Log(0.2 / 0.8) + (1.5 * -0.8) - (0.75 * 1.2) + 0.4 - (1.0 * Math.Log(12));
 
         Assert.Equal(1 / (1 + Math.Exp(-z)), DefaultConfidenceScorer.Instance.Score(Middle), 12);
     }
