@@ -1,0 +1,167 @@
+using System.Text;
+using System.Text.Json;
+using CompactAI.Gguf;
+using CompactAI.Tokenization;
+
+namespace CompactAI.Tests.Tokenization;
+
+/// <summary>
+/// Writes the GPT-2 vocabulary once per pre-tokenizer (plus once without <c>tokenizer.ggml.pre</c>) and checks every
+/// corpus text of <c>Goldens/bpe-pretokenizers.json</c> against llama.cpp's ids.
+/// </summary>
+public sealed class BpeVocabFixture : IDisposable
+{
+    private readonly bool _keep;
+    private readonly Dictionary<string, Lazy<BpeTokenizer>> _tokenizers = new(StringComparer.Ordinal);
+
+    public BpeVocabFixture()
+    {
+        _keep = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("COMPACTAI_BPE_VOCAB_DIR"));
+        Directory = BpeVocabFiles.CreateDirectory();
+        foreach (string pre in BpeTokenizer.SupportedPreTokenizers.Append(BpeVocabFiles.MissingPre))
+        {
+            string path = BpeVocabFiles.Write(Directory, pre);
+            _tokenizers[pre] = new Lazy<BpeTokenizer>(() =>
+            {
+                using var file = GgufFile.Open(path);
+                return BpeTokenizer.FromGguf(file);
+            });
+        }
+    }
+
+    public string Directory { get; }
+
+    public BpeTokenizer Get(string pre) => _tokenizers[pre].Value;
+
+    public void Dispose()
+    {
+        if (!_keep)
+        {
+            try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+}
+
+public sealed class BpePreTokenizerGoldenTests(BpeVocabFixture vocabs) : IClassFixture<BpeVocabFixture>
+{
+    private const string GoldenName = "bpe-pretokenizers.json";
+
+    private static readonly Lazy<Golden> Goldens = new(LoadGolden);
+
+    private sealed record Golden(string[] Corpus, Dictionary<string, int[][]> Pre, Dictionary<string, bool> AddBos, (string Text, int[] Ids)[] Special);
+
+    private static Golden LoadGolden()
+    {
+        using var doc = GoldenFiles.Load(GoldenName);
+        var root = doc.RootElement;
+        string[] corpus = root.GetProperty("corpus").EnumerateArray().Select(e => e.GetString()!).ToArray();
+        var pre = new Dictionary<string, int[][]>(StringComparer.Ordinal);
+        foreach (var p in root.GetProperty("pre").EnumerateObject())
+            pre[p.Name] = p.Value.EnumerateArray().Select(a => a.EnumerateArray().Select(e => e.GetInt32()).ToArray()).ToArray();
+        var addBos = root.GetProperty("add_bos").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetBoolean(), StringComparer.Ordinal);
+        var special = root.GetProperty("special").EnumerateArray()
+            .Select(e => (e.GetProperty("text").GetString()!, e.GetProperty("ids").EnumerateArray().Select(i => i.GetInt32()).ToArray()))
+            .ToArray();
+        return new Golden(corpus, pre, addBos, special);
+    }
+
+    public static TheoryData<string> PreTokenizers()
+    {
+        var data = new TheoryData<string>();
+        foreach (string pre in BpeTokenizer.SupportedPreTokenizers) data.Add(pre);
+        data.Add(BpeVocabFiles.MissingPre);
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(PreTokenizers))]
+    public void EncodesTheCorpusLikeLlamaCpp(string pre)
+    {
+        var golden = Goldens.Value;
+        Assert.True(golden.Pre.ContainsKey(pre), $"{GoldenName} has no ids for pre-tokenizer '{pre}': regenerate it (Goldens/README-bpe.md).");
+        var tokenizer = vocabs.Get(pre);
+        var expected = golden.Pre[pre];
+        Assert.Equal(golden.Corpus.Length, expected.Length);
+        var failures = new StringBuilder();
+        int passed = 0;
+        for (int i = 0; i < golden.Corpus.Length; i++)
+        {
+            var ids = tokenizer.Encode(golden.Corpus[i], addSpecial: false, parseSpecial: false);
+            if (ids.SequenceEqual(expected[i]))
+            {
+                passed++;
+                continue;
+            }
+            failures.Append(System.Globalization.CultureInfo.InvariantCulture,
+                $"case {i} {JsonSerializer.Serialize(golden.Corpus[i])}:\n  llama.cpp [{string.Join(' ', expected[i])}]\n  ours      [{string.Join(' ', ids)}]\n  pieces    {JsonSerializer.Serialize(tokenizer.PreTokenize(golden.Corpus[i]))}\n");
+        }
+        Assert.True(failures.Length == 0, $"{pre}: {passed}/{golden.Corpus.Length} cases match llama.cpp\n{failures}");
+    }
+
+    [Theory]
+    [MemberData(nameof(PreTokenizers))]
+    public void AddBosDefaultsLikeLlamaCpp(string pre)
+    {
+        Assert.Equal(Goldens.Value.AddBos[pre], vocabs.Get(pre).AddBos);
+    }
+
+    [Theory]
+    [MemberData(nameof(PreTokenizers))]
+    public void DecodeOfEncodeGivesTheTextBack(string pre)
+    {
+        var tokenizer = vocabs.Get(pre);
+        foreach (string text in Goldens.Value.Corpus)
+            Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text, addSpecial: false)));
+    }
+
+    [Fact]
+    public void MissingPreIsTheDefaultPreTokenizer()
+    {
+        Assert.Equal("default", vocabs.Get(BpeVocabFiles.MissingPre).PreTokenizer);
+        Assert.Equal(Goldens.Value.Pre["default"], Goldens.Value.Pre[BpeVocabFiles.MissingPre]);
+    }
+
+    [Fact]
+    public void ParseSpecialSplitsOffControlTokensLikeLlamaCpp()
+    {
+        var tokenizer = vocabs.Get("gpt-2");
+        foreach (var (text, ids) in Goldens.Value.Special)
+            Assert.Equal(ids, tokenizer.Encode(text, addSpecial: false, parseSpecial: true));
+    }
+
+    [Fact]
+    public void UnknownPreTokenizerIsRejectedWithTheSupportedList()
+    {
+        string path = BpeVocabFiles.Write(vocabs.Directory, "no-such-pre");
+        using var file = GgufFile.Open(path);
+        var e = Assert.Throws<NotSupportedException>(() => BpeTokenizer.FromGguf(file));
+        Assert.Contains("'no-such-pre'", e.Message, StringComparison.Ordinal);
+        foreach (string pre in (string[])["default", "gpt-2", "llama-bpe", "llama3", "qwen2", "smollm", "deepseek-llm",
+                     "deepseek-coder", "falcon", "starcoder", "refact", "mpt", "tekken"])
+        {
+            Assert.Contains(pre, BpeTokenizer.SupportedPreTokenizers);
+            Assert.Contains(pre, e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void StreamingDecoderNeverEmitsReplacementCharacters()
+    {
+        var tokenizer = vocabs.Get("llama-bpe");
+        foreach (string text in Goldens.Value.Corpus.Where(t => t.Any(c => c > 0x7F)))
+        {
+            var ids = tokenizer.Encode(text, addSpecial: false);
+            var stream = tokenizer.CreateStreamingDecoder();
+            var sb = new StringBuilder();
+            foreach (int id in ids)
+            {
+                string piece = stream.Add(id);
+                Assert.DoesNotContain('\uFFFD', piece);
+                if (piece.Length > 0) Assert.False(char.IsHighSurrogate(piece[^1]), "piece ends inside a surrogate pair");
+                sb.Append(piece);
+            }
+            Assert.Equal("", stream.Flush());
+            Assert.Equal(text, sb.ToString());
+        }
+    }
+}
