@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using CompactAI.Gguf;
 using CompactAI.Tokenization;
+using CompactAI.Tokenization.PreTokenizers;
 
 namespace CompactAI.Tests.Tokenization;
 
@@ -27,6 +28,12 @@ public sealed class BpeVocabFixture : IDisposable
                 return BpeTokenizer.FromGguf(file);
             });
         }
+        // The regex lists, for Goldens/reference/dump-bpe-pretokens.cpp (see Goldens/README-bpe.md).
+        // One entry per distinct list, named after the first pre-tokenizer (in sorted order) that uses it.
+        var patterns = BpeTokenizer.SupportedPreTokenizers
+            .GroupBy(p => string.Join("\n", BpePreTokenizer.Get(p).Patterns), StringComparer.Ordinal)
+            .ToDictionary(g => g.First(), g => BpePreTokenizer.Get(g.First()).Patterns);
+        File.WriteAllText(Path.Combine(Directory, "patterns.json"), JsonSerializer.Serialize(patterns));
     }
 
     public string Directory { get; }
@@ -46,7 +53,22 @@ public sealed class BpePreTokenizerGoldenTests(BpeVocabFixture vocabs) : IClassF
 {
     private const string GoldenName = "bpe-pretokenizers.json";
 
+    private const string PreTokenGoldenName = "bpe-pretokens.json";
+
     private static readonly Lazy<Golden> Goldens = new(LoadGolden);
+
+    private static readonly Lazy<Dictionary<string, (string[] Patterns, string[][] Pieces)>> PreTokenGoldens = new(() =>
+    {
+        using var doc = GoldenFiles.Load(PreTokenGoldenName);
+        var result = new Dictionary<string, (string[], string[][])>(StringComparer.Ordinal);
+        foreach (var p in doc.RootElement.GetProperty("pre").EnumerateObject())
+        {
+            result[p.Name] = (
+                p.Value.GetProperty("patterns").EnumerateArray().Select(e => e.GetString()!).ToArray(),
+                p.Value.GetProperty("pieces").EnumerateArray().Select(a => a.EnumerateArray().Select(e => e.GetString()!).ToArray()).ToArray());
+        }
+        return result;
+    });
 
     private sealed record Golden(string[] Corpus, Dictionary<string, int[][]> Pre, Dictionary<string, bool> AddBos, (string Text, int[] Ids)[] Special);
 
@@ -96,6 +118,33 @@ public sealed class BpePreTokenizerGoldenTests(BpeVocabFixture vocabs) : IClassF
                 $"case {i} {JsonSerializer.Serialize(golden.Corpus[i])}:\n  llama.cpp [{string.Join(' ', expected[i])}]\n  ours      [{string.Join(' ', ids)}]\n  pieces    {JsonSerializer.Serialize(tokenizer.PreTokenize(golden.Corpus[i]))}\n");
         }
         Assert.True(failures.Length == 0, $"{pre}: {passed}/{golden.Corpus.Length} cases match llama.cpp\n{failures}");
+    }
+
+    [Theory]
+    [MemberData(nameof(PreTokenizers))]
+    public void SplitsTheCorpusIntoTheSamePreTokensAsLlamaCpp(string pre)
+    {
+        if (pre == BpeVocabFiles.MissingPre) pre = "default";
+        var golden = PreTokenGoldens.Value;
+        var preTokenizer = BpePreTokenizer.Get(pre);
+        var entry = golden.Values.FirstOrDefault(e => e.Patterns.SequenceEqual(preTokenizer.Patterns, StringComparer.Ordinal));
+        Assert.True(entry.Pieces is not null, $"{PreTokenGoldenName} has no pieces for the regexes of '{pre}': regenerate it (Goldens/README-bpe.md).");
+        string[] corpus = Goldens.Value.Corpus;
+        Assert.Equal(corpus.Length, entry.Pieces.Length);
+        var failures = new StringBuilder();
+        int passed = 0;
+        for (int i = 0; i < corpus.Length; i++)
+        {
+            var pieces = preTokenizer.Split(corpus[i]);
+            if (pieces.SequenceEqual(entry.Pieces[i], StringComparer.Ordinal))
+            {
+                passed++;
+                continue;
+            }
+            failures.Append(System.Globalization.CultureInfo.InvariantCulture,
+                $"case {i} {JsonSerializer.Serialize(corpus[i])}:\n  llama.cpp {JsonSerializer.Serialize(entry.Pieces[i])}\n  ours      {JsonSerializer.Serialize(pieces)}\n");
+        }
+        Assert.True(failures.Length == 0, $"{pre}: {passed}/{corpus.Length} cases split like llama.cpp\n{failures}");
     }
 
     [Theory]

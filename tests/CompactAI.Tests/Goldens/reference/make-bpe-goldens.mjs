@@ -83,6 +83,26 @@ const OWN_CORPUS = [
     "ÉCOLE École ÜBER über",
     "<|endoftext|> is special",
     "\u1f5f\u1f7d \u1fbe \u1fd3 \u2126 \u212a \u212b \u00c5", // singleton decompositions: must not be normalized
+    // Cases that tell the pre-tokenizers apart (whitespace before newlines, non-ASCII digits and punctuation, ...).
+    "a  \n\n  b",
+    "x \r\n\r\n y \n",
+    "  \n  \n  ",
+    "a                    b",
+    "Hello\u00a0\u00a0world\u2009!",
+    "\u00abquoted\u00bb \u2014 dash\u2026 \u00bfqu\u00e9? \u00a1s\u00ed! \u201cfancy\u201d \u2018x\u2019s",
+    "\u0663\u0664\u0665 \u0661\u0662\u0663\u0664 \u0966\u0967\u0968\u0969 \uff11\uff12\uff13\uff14",
+    "\uff21\uff22\uff23\uff11\uff12\uff13\uff01\uff1f \u3001\u3002 \u300c\u5f15\u7528\u300d",
+    "abc123def 10,000,000 v1.2.3-beta 0.5e-3",
+    "it'sn't we'd've Y'ALL'RE",
+    "\u0411\u043e\u043b\u044c\u0448\u043e\u0439123\u0442\u0435\u043a\u0441\u0442!!!\n\n",
+    "\u4e2d\u6587English\ud55c\uad6d\uc5b4\u65e5\u672c\u8a9e\u0627\u0644\u0639\u0631\u0628\u064a\u0629",
+    "\u{20000}\u{20001} CJK ext B, \u{1F600}\u{1F601}!",
+    "\t\tindented\n\t\t\tmore\n",
+    "...!!!???;;;:::",
+    "$100 + 200% = <html> ^_^ ~/path | `cmd`",
+    "line1\rline2\r\rline3",
+    "\u000b\u000c\u001c\u001f\u007f\u0000 controls",
+    "x\u1c89y \u{1FA89} z\u0897w \u2427\u2428!", // Unicode 16 additions: unassigned in llama.cpp's tables
 ];
 
 const SPECIAL_CORPUS = [
