@@ -19,10 +19,11 @@ public sealed class BpeVocabFixture : IDisposable
     {
         _keep = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("COMPACTAI_BPE_VOCAB_DIR"));
         Directory = BpeVocabFiles.CreateDirectory();
-        foreach (string pre in BpeTokenizer.SupportedPreTokenizers.Append(BpeVocabFiles.MissingPre))
+        foreach (string name in VocabularyNames)
         {
-            string path = BpeVocabFiles.Write(Directory, pre);
-            _tokenizers[pre] = new Lazy<BpeTokenizer>(() =>
+            bool extended = name.EndsWith(BpeVocabFiles.ExtendedSuffix, StringComparison.Ordinal);
+            string path = BpeVocabFiles.Write(Directory, extended ? name[..^BpeVocabFiles.ExtendedSuffix.Length] : name, extended);
+            _tokenizers[name] = new Lazy<BpeTokenizer>(() =>
             {
                 using var file = GgufFile.Open(path);
                 return BpeTokenizer.FromGguf(file);
@@ -36,9 +37,17 @@ public sealed class BpeVocabFixture : IDisposable
         File.WriteAllText(Path.Combine(Directory, "patterns.json"), JsonSerializer.Serialize(patterns));
     }
 
+    /// <summary>
+    /// The vocabularies: GPT-2 with each supported pre-tokenizer, without the key (<see cref="BpeVocabFiles.MissingPre"/>),
+    /// and GPT-2 plus <see cref="BpeVocabFiles.ExtraTokens"/> for a few pre-tokenizers (with and without ignore_merges).
+    /// </summary>
+    public static IEnumerable<string> VocabularyNames =>
+        BpeTokenizer.SupportedPreTokenizers.Append(BpeVocabFiles.MissingPre)
+            .Concat(((string[])["gpt-2", "llama3", "dbrx", "tekken"]).Select(p => p + BpeVocabFiles.ExtendedSuffix));
+
     public string Directory { get; }
 
-    public BpeTokenizer Get(string pre) => _tokenizers[pre].Value;
+    public BpeTokenizer Get(string name) => _tokenizers[name].Value;
 
     public void Dispose()
     {
@@ -70,7 +79,8 @@ public sealed class BpePreTokenizerGoldenTests(BpeVocabFixture vocabs) : IClassF
         return result;
     });
 
-    private sealed record Golden(string[] Corpus, Dictionary<string, int[][]> Pre, Dictionary<string, bool> AddBos, (string Text, int[] Ids)[] Special);
+    private sealed record Golden(string[] Corpus, Dictionary<string, int[][]> Pre, Dictionary<string, bool> AddBos,
+        Dictionary<string, int[]> Eog, Dictionary<string, (string Text, int[] Ids)[]> Special);
 
     private static Golden LoadGolden()
     {
@@ -81,22 +91,33 @@ public sealed class BpePreTokenizerGoldenTests(BpeVocabFixture vocabs) : IClassF
         foreach (var p in root.GetProperty("pre").EnumerateObject())
             pre[p.Name] = p.Value.EnumerateArray().Select(a => a.EnumerateArray().Select(e => e.GetInt32()).ToArray()).ToArray();
         var addBos = root.GetProperty("add_bos").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetBoolean(), StringComparer.Ordinal);
-        var special = root.GetProperty("special").EnumerateArray()
-            .Select(e => (e.GetProperty("text").GetString()!, e.GetProperty("ids").EnumerateArray().Select(i => i.GetInt32()).ToArray()))
-            .ToArray();
-        return new Golden(corpus, pre, addBos, special);
+        var eog = root.GetProperty("eog").EnumerateObject()
+            .ToDictionary(p => p.Name, p => p.Value.EnumerateArray().Select(e => e.GetInt32()).ToArray(), StringComparer.Ordinal);
+        var special = root.GetProperty("special").EnumerateObject().ToDictionary(
+            p => p.Name,
+            p => p.Value.EnumerateArray()
+                .Select(e => (e.GetProperty("text").GetString()!, e.GetProperty("ids").EnumerateArray().Select(i => i.GetInt32()).ToArray()))
+                .ToArray(),
+            StringComparer.Ordinal);
+        return new Golden(corpus, pre, addBos, eog, special);
     }
 
     public static TheoryData<string> PreTokenizers()
     {
         var data = new TheoryData<string>();
         foreach (string pre in BpeTokenizer.SupportedPreTokenizers) data.Add(pre);
-        data.Add(BpeVocabFiles.MissingPre);
+        return data;
+    }
+
+    public static TheoryData<string> Vocabularies()
+    {
+        var data = new TheoryData<string>();
+        foreach (string name in BpeVocabFixture.VocabularyNames) data.Add(name);
         return data;
     }
 
     [Theory]
-    [MemberData(nameof(PreTokenizers))]
+    [MemberData(nameof(Vocabularies))]
     public void EncodesTheCorpusLikeLlamaCpp(string pre)
     {
         var golden = Goldens.Value;
@@ -124,7 +145,6 @@ public sealed class BpePreTokenizerGoldenTests(BpeVocabFixture vocabs) : IClassF
     [MemberData(nameof(PreTokenizers))]
     public void SplitsTheCorpusIntoTheSamePreTokensAsLlamaCpp(string pre)
     {
-        if (pre == BpeVocabFiles.MissingPre) pre = "default";
         var golden = PreTokenGoldens.Value;
         var preTokenizer = BpePreTokenizer.Get(pre);
         var entry = golden.Values.FirstOrDefault(e => e.Patterns.SequenceEqual(preTokenizer.Patterns, StringComparer.Ordinal));
@@ -148,14 +168,14 @@ public sealed class BpePreTokenizerGoldenTests(BpeVocabFixture vocabs) : IClassF
     }
 
     [Theory]
-    [MemberData(nameof(PreTokenizers))]
+    [MemberData(nameof(Vocabularies))]
     public void AddBosDefaultsLikeLlamaCpp(string pre)
     {
         Assert.Equal(Goldens.Value.AddBos[pre], vocabs.Get(pre).AddBos);
     }
 
     [Theory]
-    [MemberData(nameof(PreTokenizers))]
+    [MemberData(nameof(Vocabularies))]
     public void DecodeOfEncodeGivesTheTextBack(string pre)
     {
         var tokenizer = vocabs.Get(pre);
@@ -170,12 +190,37 @@ public sealed class BpePreTokenizerGoldenTests(BpeVocabFixture vocabs) : IClassF
         Assert.Equal(Goldens.Value.Pre["default"], Goldens.Value.Pre[BpeVocabFiles.MissingPre]);
     }
 
-    [Fact]
-    public void ParseSpecialSplitsOffControlTokensLikeLlamaCpp()
+    [Theory]
+    [MemberData(nameof(Vocabularies))]
+    public void EndOfGenerationTokensAreLlamaCpps(string name)
     {
-        var tokenizer = vocabs.Get("gpt-2");
-        foreach (var (text, ids) in Goldens.Value.Special)
+        var tokenizer = vocabs.Get(name);
+        var ours = Enumerable.Range(0, tokenizer.VocabularySize).Where(tokenizer.IsEndOfGeneration).ToArray();
+        Assert.Equal(Goldens.Value.Eog[name], ours);
+    }
+
+    [Theory]
+    [InlineData("gpt-2")]
+    [InlineData("gpt-2" + BpeVocabFiles.ExtendedSuffix)]
+    public void ParseSpecialSplitsOffControlTokensLikeLlamaCpp(string name)
+    {
+        var tokenizer = vocabs.Get(name);
+        foreach (var (text, ids) in Goldens.Value.Special[name])
             Assert.Equal(ids, tokenizer.Encode(text, addSpecial: false, parseSpecial: true));
+    }
+
+    [Fact]
+    public void ExtendedVocabularyTokenTypes()
+    {
+        var tokenizer = vocabs.Get("llama3" + BpeVocabFiles.ExtendedSuffix);
+        int first = tokenizer.VocabularySize - BpeVocabFiles.ExtraTokens.Length;
+        for (int i = 0; i < BpeVocabFiles.ExtraTokens.Length; i++)
+            Assert.Equal((TokenType)BpeVocabFiles.ExtraTokens[i].Type, tokenizer.GetTokenType(first + i));
+        // User-defined tokens render verbatim; control tokens only with renderSpecial.
+        Assert.Equal("<tool_call>", tokenizer.Decode([first + 4]));
+        Assert.Equal("", tokenizer.Decode([first + 5]));
+        Assert.Equal("<|im_start|>", tokenizer.Decode([first + 5], renderSpecial: true));
+        Assert.Equal(" XMLHttpRequest", tokenizer.Decode([first + 2]));
     }
 
     [Fact]

@@ -28,24 +28,52 @@ public static class BpeVocabFiles
         return dir;
     }
 
-    /// <summary>Writes <c>gpt-2-pre-&lt;pre&gt;.gguf</c> into <paramref name="directory"/> and returns its path.</summary>
+    /// <summary>Suffix of the vocabulary names (in the goldens) of the <see cref="Write"/> files made with <c>extended: true</c>.</summary>
+    public const string ExtendedSuffix = "+extended";
+
+    /// <summary>
+    /// The tokens (text, <c>token_type</c>) appended to the GPT-2 vocabulary by <c>extended: true</c>: normal tokens that
+    /// no merge sequence reaches (llama.cpp's <c>ignore_merges</c> then decides), a user-defined token (split off even
+    /// without parse_special) and two control tokens (<c>&lt;|im_end|&gt;</c> ends generation by its text).
+    /// </summary>
+    public static readonly (string Text, int Type)[] ExtraTokens =
+    [
+        ("HelloWorld", 1), ("\u0120camelCase", 1), ("\u0120XMLHttpRequest", 1), ("\u00d0\u0141\u00d1\u0122\u00d0\u00b8\u00d0\u00b2\u00d0\u00b5\u00d1\u0124", 1),
+        ("<tool_call>", 4), ("<|im_start|>", 3), ("<|im_end|>", 3),
+    ];
+
+    /// <summary>Writes <c>gpt-2-pre-&lt;pre&gt;[-extended].gguf</c> into <paramref name="directory"/> and returns its path.</summary>
     /// <param name="directory">Target directory.</param>
     /// <param name="pre">The <c>tokenizer.ggml.pre</c> value, or <see cref="MissingPre"/> to leave the key out.</param>
-    public static string Write(string directory, string pre)
+    /// <param name="extended">Append <see cref="ExtraTokens"/> and name the vocabulary <c>gpt-2-extended</c> (<c>general.name</c>).</param>
+    public static string Write(string directory, string pre, bool extended = false)
     {
-        string path = Path.Combine(directory, $"gpt-2-pre-{(pre == MissingPre ? "missing" : pre)}.gguf");
+        string path = Path.Combine(directory, $"gpt-2-pre-{(pre == MissingPre ? "missing" : pre)}{(extended ? "-extended" : "")}.gguf");
         var writer = new GgufWriter();
         using (var source = GgufFile.Open(TestData.TokenizerVectors("ggml-vocab-gpt-2.gguf")))
         {
             foreach (var (key, value) in source.Metadata)
             {
-                if (key == GgufFile.AlignmentKey) continue;
-                if (key == PreKey)
+                switch (key)
                 {
-                    if (pre != MissingPre) writer.Add(PreKey, pre);
-                    continue;
+                    case GgufFile.AlignmentKey:
+                        continue;
+                    case PreKey:
+                        if (pre != MissingPre) writer.Add(PreKey, pre);
+                        continue;
+                    case "general.name" when extended:
+                        writer.Add(key, "gpt-2-extended");
+                        continue;
+                    case "tokenizer.ggml.tokens" when extended:
+                        writer.Add(key, [.. source.Metadata.GetArray<string>(key), .. ExtraTokens.Select(t => t.Text)]);
+                        continue;
+                    case "tokenizer.ggml.token_type" when extended:
+                        writer.Add(key, [.. source.Metadata.GetArray<int>(key), .. ExtraTokens.Select(t => t.Type)]);
+                        continue;
+                    default:
+                        writer.Add(key, value);
+                        continue;
                 }
-                writer.Add(key, value);
             }
         }
         writer.WriteTo(path);

@@ -9,7 +9,7 @@
 //   cd tests/CompactAI.Tests/Goldens/reference && node make-bpe-goldens.mjs /tmp/compactai-bpe-vocabs/*.gguf
 //
 // Each GGUF's pre-tokenizer name is read from its own metadata; a file without tokenizer.ggml.pre is recorded as
-// "(missing)". Corpus = the cases below + every case of ggml-vocab-gpt-2.gguf.inp. Tokenization is llama_tokenize
+// "(missing)"; one named "gpt-2-extended" (general.name) gets "+extended" appended. Corpus = the cases below + every case of ggml-vocab-gpt-2.gguf.inp. Tokenization is llama_tokenize
 // with add_special = false and parse_special = false (model.tokenize(text, false)); the "special" section repeats a few
 // texts with parse_special = true.
 
@@ -103,12 +103,15 @@ const OWN_CORPUS = [
     "line1\rline2\r\rline3",
     "\u000b\u000c\u001c\u001f\u007f\u0000 controls",
     "x\u1c89y \u{1FA89} z\u0897w \u2427\u2428!", // Unicode 16 additions: unassigned in llama.cpp's tables
+    "call <tool_call>{\"a\": 1}</tool_call> and <|im_start|>user", // user-defined / control texts (extended vocabularies)
 ];
 
 const SPECIAL_CORPUS = [
     "<|endoftext|>",
     "Hello<|endoftext|>world",
     " <|endoftext|> <|endoftext|>\n",
+    "<|im_start|>user\nHi<tool_call>{\"a\": 1}<|im_end|>\n<|im_start|>assistant",
+    " <tool_call> <tool_call><|endoftext|><|im_end|>",
 ];
 
 function readInpCases() {
@@ -147,15 +150,22 @@ async function main() {
     const corpus = [...OWN_CORPUS, ...readInpCases()];
     const pre = {};
     const addBos = {};
-    let special = null;
+    const special = {};
+    const eog = {};
     for (const file of ggufs) {
         const model = await llama.loadModel({modelPath: path.resolve(file), vocabOnly: true});
-        const name = model.fileInfo.metadata?.tokenizer?.ggml?.pre ?? "(missing)";
+        // "+extended": the vocabulary with extra tokens appended (general.name "gpt-2-extended", see BpeVocabFiles.cs).
+        const name = (model.fileInfo.metadata?.tokenizer?.ggml?.pre ?? "(missing)") +
+            (model.fileInfo.metadata?.general?.name === "gpt-2-extended" ? "+extended" : "");
         if (name in pre) throw new Error(`two files with pre-tokenizer ${name}`);
         pre[name] = corpus.map(text => Array.from(model.tokenize(text, false)));
         addBos[name] = model.tokens.shouldPrependBosToken;
-        if (name === "gpt-2")
-            special = SPECIAL_CORPUS.map(text => ({text, ids: Array.from(model.tokenize(text, true))}));
+        if (name === "gpt-2" || name === "gpt-2+extended")
+            special[name] = SPECIAL_CORPUS.map(text => ({text, ids: Array.from(model.tokenize(text, true))}));
+        const nVocab = model.fileInfo.metadata.tokenizer.ggml.tokens.length;
+        eog[name] = [];
+        for (let id = 0; id < nVocab; id++)
+            if (model.isEogToken(id)) eog[name].push(id);
         console.error(`${name}: ${pre[name].reduce((n, ids) => n + ids.length, 0)} tokens, add_bos ${addBos[name]}`);
         await model.dispose();
     }
@@ -168,9 +178,12 @@ async function main() {
             (commit != null ? `, commit ${commit}` : "") + `; ${llama.buildType} CPU binaries, vocab only)`,
         notes: "Vocabulary: ggml-vocab-gpt-2.gguf with tokenizer.ggml.pre set to each key ('(missing)': key removed). " +
             "pre[name][i] = llama_tokenize(corpus[i], add_special=false, parse_special=false). " +
-            "add_bos[name] = llama_vocab_get_add_bos. special: gpt-2 with parse_special=true.",
+            "'+extended': the same vocabulary with the extra tokens of BpeVocabFiles.cs appended. " +
+            "add_bos[name] = llama_vocab_get_add_bos. eog[name] = ids with llama_vocab_is_eog. " +
+            "special[name] = tokenize(text, parse_special=true).",
         corpus,
         add_bos: Object.fromEntries(Object.keys(addBos).sort().map(k => [k, addBos[k]])),
+        eog: Object.fromEntries(Object.keys(eog).sort().map(k => [k, eog[k]])),
         special,
         pre: sortedPre
     };
