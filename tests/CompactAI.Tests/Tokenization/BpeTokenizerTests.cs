@@ -89,4 +89,43 @@ public sealed class BpeTokenizerTests
         using var file = GgufFile.Open(TestData.TokenizerVectors(VocabName));
         Assert.IsType<BpeTokenizer>(ModelTokenizer.FromGguf(file));
     }
+
+    [Fact]
+    public void LoneSurrogatesAreEncodedAsTheReplacementCharacter()
+    {
+        // llama.cpp receives UTF-8, in which a lone surrogate can only arrive as U+FFFD.
+        var t = Gpt2.Value;
+        Assert.Equal(t.Encode("a\uFFFDb\uFFFD", addSpecial: false), t.Encode("a\uD800b\uDC00", addSpecial: false));
+    }
+
+    [Fact]
+    public void AddSpecialUsesTheMetadataFlags()
+    {
+        // gpt-2 has no add_bos_token key: llama.cpp adds nothing for its pre-tokenizer.
+        var t = Gpt2.Value;
+        Assert.Equal(t.Encode("Hello", addSpecial: false), t.Encode("Hello", addSpecial: true));
+    }
+
+    [Fact]
+    public void MissingMergesAreAFormatError()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"compactai-bpe-nomerges-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            var writer = new GgufWriter();
+            using (var source = GgufFile.Open(TestData.TokenizerVectors(VocabName)))
+            {
+                foreach (var (key, value) in source.Metadata)
+                    if (key is not ("tokenizer.ggml.merges" or GgufFile.AlignmentKey)) writer.Add(key, value);
+            }
+            writer.WriteTo(path);
+            using var file = GgufFile.Open(path);
+            var e = Assert.Throws<GgufFormatException>(() => ModelTokenizer.FromGguf(file));
+            Assert.Contains("tokenizer.ggml.merges", e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

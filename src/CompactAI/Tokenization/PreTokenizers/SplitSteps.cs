@@ -334,9 +334,10 @@ internal sealed class RegexSplitStep : SplitStep
             int previous = start;
             for (var m = _regex.Match(input, start, length); m.Success; m = m.NextMatch())
             {
-                if (m.Length == 0) continue;
+                // As llama.cpp: the gap before a match is a piece; an empty match ends the gap but is no piece
+                // (llama.cpp records a zero-length word, which yields no tokens).
                 if (m.Index > previous) result.Add(m.Index - previous);
-                result.Add(m.Length);
+                if (m.Length > 0) result.Add(m.Length);
                 previous = m.Index + m.Length;
             }
             if (previous < start + length) result.Add(start + length - previous);
