@@ -226,9 +226,18 @@ public sealed class BpePreTokenizerGoldenTests(BpeVocabFixture vocabs) : IClassF
     [Fact]
     public void UnknownPreTokenizerIsRejectedWithTheSupportedList()
     {
-        string path = BpeVocabFiles.Write(vocabs.Directory, "no-such-pre");
-        using var file = GgufFile.Open(path);
-        var e = Assert.Throws<NotSupportedException>(() => BpeTokenizer.FromGguf(file));
+        string dir = Path.Combine(Path.GetTempPath(), "compactai-bpe-unknown-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        NotSupportedException e;
+        try
+        {
+            using var file = GgufFile.Open(BpeVocabFiles.Write(dir, "no-such-pre"));
+            e = Assert.Throws<NotSupportedException>(() => ModelTokenizer.FromGguf(file));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
         Assert.Contains("'no-such-pre'", e.Message, StringComparison.Ordinal);
         foreach (string pre in (string[])["default", "gpt-2", "llama-bpe", "llama3", "qwen2", "smollm", "deepseek-llm",
                      "deepseek-coder", "falcon", "starcoder", "refact", "mpt", "tekken"])
