@@ -85,7 +85,8 @@ public abstract class ModelTokenizer
         return model switch
         {
             "llama" => SentencePieceTokenizer.FromGguf(file),
-            _ => throw new NotSupportedException($"Tokenizer model '{model}' (tokenizer.ggml.model) is not supported. Supported: llama (SentencePiece)."),
+            "gpt2" => BpeTokenizer.FromGguf(file),
+            _ => throw new NotSupportedException($"Tokenizer model '{model}' (tokenizer.ggml.model) is not supported. Supported: llama (SentencePiece), gpt2 (byte-level BPE)."),
         };
     }
 }

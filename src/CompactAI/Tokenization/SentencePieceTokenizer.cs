@@ -39,13 +39,6 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
 {
     private const char SpaceMarker = '\u2581';
 
-    /// <summary>Token texts that end generation whatever the metadata says (llama.cpp's list).</summary>
-    private static readonly string[] EndOfGenerationTexts =
-    [
-        "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>",
-        "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
-    ];
-
     private readonly string[] _texts;
     private readonly float[] _scores;
     private readonly TokenType[] _types;
@@ -54,8 +47,7 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
     private readonly int[] _byteTokens;
     private readonly byte[] _pieceBytes;
     private readonly int[] _pieceOffsets;
-    private readonly int[] _specialTokens;
-    private readonly bool _hasUserDefined;
+    private readonly SpecialTokenSplitter _splitter;
     private readonly bool _addSpacePrefix;
 
     private SentencePieceTokenizer(string[] texts, float[] scores, TokenType[] types, bool addSpacePrefix,
@@ -71,22 +63,9 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
         AddBos = addBos;
         AddEos = addEos;
 
-        // Later duplicates win, as in llama.cpp's token_to_id map.
-        var ids = new Dictionary<string, int>(texts.Length, StringComparer.Ordinal);
-        for (int i = 0; i < texts.Length; i++) ids[texts[i]] = i;
+        var ids = VocabularyReader.BuildIds(texts);
         _lookup = ids.GetAlternateLookup<ReadOnlySpan<char>>();
-
-        _endOfGeneration = new bool[texts.Length];
-        foreach (string t in EndOfGenerationTexts)
-        {
-            if (ids.TryGetValue(t, out int id))
-            {
-                _endOfGeneration[id] = true;
-                _types[id] = TokenType.Control;
-            }
-        }
-        foreach (int id in (ReadOnlySpan<int>)[eos, eot, eom])
-            if (id >= 0) _endOfGeneration[id] = true;
+        _endOfGeneration = VocabularyReader.MarkEndOfGeneration(ids, _types, [eos, eot, eom]);
 
         _byteTokens = new int[256];
         for (int b = 0; b < 256; b++)
@@ -99,22 +78,7 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
 
         (_pieceBytes, _pieceOffsets) = BuildPieces(texts, types);
 
-        var special = new List<int>();
-        for (int i = 0; i < texts.Length; i++)
-        {
-            if (types[i] is TokenType.Control or TokenType.UserDefined or TokenType.Unknown)
-            {
-                special.Add(i);
-                _hasUserDefined |= types[i] == TokenType.UserDefined;
-            }
-        }
-        // Longest text (in UTF-8 bytes, as llama.cpp sorts) first; equal lengths by id.
-        var keys = new long[special.Count];
-        for (int i = 0; i < keys.Length; i++)
-            keys[i] = ((long)-Encoding.UTF8.GetByteCount(texts[special[i]]) << 32) | (uint)special[i];
-        Array.Sort(keys);
-        _specialTokens = new int[keys.Length];
-        for (int i = 0; i < keys.Length; i++) _specialTokens[i] = (int)(keys[i] & 0xFFFFFFFF);
+        _splitter = new SpecialTokenSplitter(texts, types);
     }
 
     /// <summary>The unknown token id (<c>tokenizer.ggml.unknown_token_id</c>, default 0), or -1.</summary>
@@ -150,41 +114,20 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
         var meta = file.Metadata;
         string? path = file.FilePath;
 
-        const string tokensKey = "tokenizer.ggml.tokens";
-        string[] tokens = meta.GetArray<string>(tokensKey);
-        int n = tokens.Length;
-        if (n == 0) throw new GgufFormatException("the vocabulary is empty", tokensKey, -1, path);
+        var (texts, types) = VocabularyReader.ReadTokens(meta, path);
+        int n = texts.Length;
 
         const string scoresKey = "tokenizer.ggml.scores";
         float[]? scores = meta.GetArrayOrNull<float>(scoresKey);
         if (scores is not null && scores.Length != n)
-            throw new GgufFormatException($"has {scores.Length} entries but {tokensKey} has {n}", scoresKey, -1, path);
+            throw new GgufFormatException($"has {scores.Length} entries but tokenizer.ggml.tokens has {n}", scoresKey, -1, path);
 
-        const string typesKey = "tokenizer.ggml.token_type";
-        int[]? rawTypes = meta.GetArrayOrNull<int>(typesKey);
-        if (rawTypes is not null && rawTypes.Length != n)
-            throw new GgufFormatException($"has {rawTypes.Length} entries but {tokensKey} has {n}", typesKey, -1, path);
-
-        var texts = new string[n];
-        var types = new TokenType[n];
-        for (int i = 0; i < n; i++)
-        {
-            // llama.cpp replaces empty token texts so that they can never match.
-            texts[i] = tokens[i].Length == 0 ? string.Create(CultureInfo.InvariantCulture, $"[EMPTY_{i}]") : tokens[i];
-            int t = rawTypes is null ? (int)TokenType.Normal : rawTypes[i];
-            if (t is < (int)TokenType.Undefined or > (int)TokenType.Byte)
-                throw new GgufFormatException($"token {i} has unknown type {t}", typesKey, -1, path);
-            types[i] = (TokenType)t;
-            if (types[i] == TokenType.Byte && ParseByteToken(texts[i]) < 0)
-                throw new GgufFormatException($"token {i} has type Byte but its text '{texts[i]}' is not <0xNN>", tokensKey, -1, path);
-        }
-
-        int bos = ReadId(meta, "tokenizer.ggml.bos_token_id", 1, n, path);
-        int eos = ReadId(meta, "tokenizer.ggml.eos_token_id", 2, n, path);
-        int unk = ReadId(meta, "tokenizer.ggml.unknown_token_id", 0, n, path);
-        ReadId(meta, "tokenizer.ggml.padding_token_id", -1, n, path);
-        int eot = ReadId(meta, "tokenizer.ggml.eot_token_id", -1, n, path);
-        int eom = ReadId(meta, "tokenizer.ggml.eom_token_id", -1, n, path);
+        int bos = VocabularyReader.ReadId(meta, "tokenizer.ggml.bos_token_id", 1, n, path);
+        int eos = VocabularyReader.ReadId(meta, "tokenizer.ggml.eos_token_id", 2, n, path);
+        int unk = VocabularyReader.ReadId(meta, "tokenizer.ggml.unknown_token_id", 0, n, path);
+        VocabularyReader.ReadId(meta, "tokenizer.ggml.padding_token_id", -1, n, path);
+        int eot = VocabularyReader.ReadId(meta, "tokenizer.ggml.eot_token_id", -1, n, path);
+        int eom = VocabularyReader.ReadId(meta, "tokenizer.ggml.eom_token_id", -1, n, path);
 
         return new SentencePieceTokenizer(texts, scores ?? new float[n], types,
             meta.GetBool("tokenizer.ggml.add_space_prefix", true), bos, eos, unk, eot, eom,
@@ -211,11 +154,11 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
         if (addSpecial && AddBos && BosToken >= 0) output.Add(BosToken);
         if (text.Length > 0)
         {
-            text = ReplaceLoneSurrogates(text);
-            if (_hasUserDefined || (parseSpecial && _specialTokens.Length > 0))
+            text = VocabularyReader.ReplaceLoneSurrogates(text);
+            if (_splitter.IsNeeded(parseSpecial))
             {
                 bool afterSpecial = true;
-                foreach (var f in SplitSpecial(text, parseSpecial))
+                foreach (var f in _splitter.Split(text, parseSpecial))
                 {
                     if (f.Token >= 0)
                     {
@@ -344,79 +287,6 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
         }
     }
 
-    /// <summary>Splits <paramref name="text"/> on special-token texts, longest text first, like llama.cpp.</summary>
-    private List<Fragment> SplitSpecial(string text, bool parseSpecial)
-    {
-        var fragments = new List<Fragment> { new(0, text.Length, -1) };
-        var next = new List<Fragment>();
-        foreach (int id in _specialTokens)
-        {
-            if (!parseSpecial && _types[id] != TokenType.UserDefined) continue;
-            string special = _texts[id];
-            next.Clear();
-            foreach (var f in fragments)
-            {
-                if (f.Token >= 0)
-                {
-                    next.Add(f);
-                    continue;
-                }
-                int start = f.Start, end = f.Start + f.Length;
-                while (start < end)
-                {
-                    int at = text.AsSpan(start, end - start).IndexOf(special, StringComparison.Ordinal);
-                    if (at < 0) break;
-                    if (at > 0) next.Add(new Fragment(start, at, -1));
-                    next.Add(new Fragment(start + at, special.Length, id));
-                    start += at + special.Length;
-                }
-                if (start < end) next.Add(new Fragment(start, end - start, -1));
-            }
-            (fragments, next) = (next, fragments);
-        }
-        return fragments;
-    }
-
-    private static string ReplaceLoneSurrogates(string text)
-    {
-        var span = text.AsSpan();
-        int i = span.IndexOfAnyInRange('\uD800', '\uDFFF');
-        if (i < 0) return text;
-        for (; i < span.Length; i++)
-        {
-            if (!char.IsSurrogate(span[i])) continue;
-            if (char.IsHighSurrogate(span[i]) && i + 1 < span.Length && char.IsLowSurrogate(span[i + 1]))
-            {
-                i++;
-                continue;
-            }
-            // What llama.cpp would see: the UTF-8 conversion turns a lone surrogate into U+FFFD.
-            return Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(text));
-        }
-        return text;
-    }
-
-    private static int ReadId(GgufMetadata meta, string key, int defaultId, int vocabularySize, string? path)
-    {
-        if (!meta.TryGetValue(key, out var value)) return defaultId < vocabularySize ? defaultId : -1;
-        if (!value.TryGetInteger(out long signed, out ulong unsigned, out bool isUnsigned))
-            throw new GgufFormatException($"expected an integer token id but found {value.Type}", key, -1, path);
-        // Converters write -1, or its unsigned 32-bit image, for "no such token" (stories260K's padding id is 0xFFFFFFFF).
-        if (isUnsigned ? unsigned is uint.MaxValue or ulong.MaxValue : signed == -1) return -1;
-        if (isUnsigned ? unsigned >= (ulong)vocabularySize : signed < 0 || signed >= vocabularySize)
-            throw new GgufFormatException(
-                $"token id {(isUnsigned ? unsigned.ToString(CultureInfo.InvariantCulture) : signed.ToString(CultureInfo.InvariantCulture))} is out of range [0, {vocabularySize - 1}]",
-                key, -1, path);
-        return isUnsigned ? (int)unsigned : (int)signed;
-    }
-
-    /// <summary>The byte a <c>&lt;0xNN&gt;</c> text stands for, or -1.</summary>
-    private static int ParseByteToken(string text) =>
-        text.Length == 6 && text.StartsWith("<0x", StringComparison.Ordinal) && text[5] == '>'
-        && byte.TryParse(text.AsSpan(3, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out byte b)
-            ? b
-            : -1;
-
     /// <summary>The bytes each token renders as, packed: token i is <c>bytes[offsets[i]..offsets[i + 1]]</c>.</summary>
     private static (byte[] Bytes, int[] Offsets) BuildPieces(string[] texts, TokenType[] types)
     {
@@ -436,7 +306,7 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
         for (int i = 0; i < texts.Length; i++)
         {
             if (types[i] == TokenType.Byte)
-                bytes[offsets[i]] = (byte)ParseByteToken(texts[i]);
+                bytes[offsets[i]] = (byte)VocabularyReader.ParseByteToken(texts[i]);
             else
                 Encoding.UTF8.GetBytes(Rendered(texts[i], types[i]), bytes.AsSpan(offsets[i]));
         }
@@ -452,8 +322,6 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
     }
 
     private readonly record struct Bigram(int Left, int Right, int Length, float Score);
-
-    private readonly record struct Fragment(int Start, int Length, int Token);
 
     /// <summary>Highest score first; on a tie, the leftmost pair.</summary>
     private sealed class BigramOrder : IComparer<Bigram>
