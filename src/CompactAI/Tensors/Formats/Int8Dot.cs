@@ -97,6 +97,56 @@ internal static class Int8Dot
         return Vector256.Create(Sse2.And(v, m), Sse2.And(Sse2.ShiftRightLogical(v.AsUInt16(), 4).AsByte(), m));
     }
 
+    /// <summary>max |p[i]| over 32 floats (order-independent, so equal to a sequential scan for non-NaN input).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe float MaxAbs32(float* p)
+    {
+        var abs = Vector256.Create(0x7fffffff).AsSingle();
+        var m = Avx.Max(Avx.Max(Avx.And(Avx.LoadVector256(p), abs), Avx.And(Avx.LoadVector256(p + 8), abs)),
+                        Avx.Max(Avx.And(Avx.LoadVector256(p + 16), abs), Avx.And(Avx.LoadVector256(p + 24), abs)));
+        var h = Sse.Max(m.GetLower(), m.GetUpper());
+        h = Sse.Max(h, Sse.MoveHighToLow(h, h));
+        h = Sse.MaxScalar(h, Sse.Shuffle(h, h, 0x55));
+        return h.ToScalar();
+    }
+
+    /// <summary>
+    /// q[i] = round(p[i]·scale) for 32 floats as saturated int8, rounding halves away from zero (C's <c>roundf</c>) when
+    /// <paramref name="awayFromZero"/>, else to even (ggml's <c>nearest_int</c>). Also returns Σq over each 16-value half.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<sbyte> Quantize32(float* p, float scale, bool awayFromZero, out int sumLow16, out int sumHigh16)
+    {
+        var s = Vector256.Create(scale);
+        var a = Round(Avx.Multiply(Avx.LoadVector256(p), s), awayFromZero);
+        var b = Round(Avx.Multiply(Avx.LoadVector256(p + 8), s), awayFromZero);
+        var c = Round(Avx.Multiply(Avx.LoadVector256(p + 16), s), awayFromZero);
+        var d = Round(Avx.Multiply(Avx.LoadVector256(p + 24), s), awayFromZero);
+        var ab = Avx2.PackSignedSaturate(a, b); // int16: a0-3 b0-3 | a4-7 b4-7
+        var cd = Avx2.PackSignedSaturate(c, d);
+        var abcd = Avx2.PackSignedSaturate(ab, cd); // int8 dwords: a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7
+        var q = Avx2.PermuteVar8x32(abcd.AsInt32(), Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)).AsSByte();
+        // Sums of the saturated values, so they agree with the stored bytes.
+        var wide = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256<byte>.One, q), Vector256<short>.One);
+        var lanes = Sse2.Add(wide.GetLower(), Sse2.Shuffle(wide.GetLower(), 0b01_00_11_10));
+        sumLow16 = lanes.ToScalar() + lanes.GetElement(1);
+        var upper = Sse2.Add(wide.GetUpper(), Sse2.Shuffle(wide.GetUpper(), 0b01_00_11_10));
+        sumHigh16 = upper.ToScalar() + upper.GetElement(1);
+        return q;
+
+        static Vector256<int> Round(Vector256<float> t, bool awayFromZero)
+        {
+            if (!awayFromZero) return Avx.ConvertToVector256Int32WithTruncation(Avx.RoundToNearestInteger(t));
+            // roundf: truncate, then step one away from zero where the dropped fraction is at least one half (t − trunc(t) is
+            // exact, unlike t ± 0.5, which rounds up 0.49999997).
+            var r = Avx.RoundToZero(t);
+            var frac = Avx.And(Avx.Subtract(t, r), Vector256.Create(0x7fffffff).AsSingle());
+            var step = Avx.Or(Avx.And(t, Vector256.Create(unchecked((int)0x80000000)).AsSingle()), Vector256.Create(1f));
+            r = Avx.Add(r, Avx.And(Avx.CompareGreaterThanOrEqual(frac, Vector256.Create(0.5f)), step));
+            return Avx.ConvertToVector256Int32WithTruncation(r);
+        }
+    }
+
     /// <summary>Σ a[i]·b[i] over <paramref name="n"/> signed bytes (the portable kernel).</summary>
     public static int Dot(ref sbyte a, ref sbyte b, int n)
     {
