@@ -13,8 +13,9 @@ namespace CompactAI.Tensors.Formats;
 /// <remarks>
 /// Three tiers, chosen by the JIT from constant <c>IsSupported</c> checks:
 /// <list type="bullet">
-/// <item>AVX-VNNI (<c>vpdpbusd</c>/<c>vpdpwssd</c>): one instruction per unsigned×signed multiply-accumulate. .NET 10 exposes
-/// the VEX-encoded AVX-VNNI (and AVX10.x) but not the EVEX-only AVX-512 VNNI, so Zen 4 runs the AVX2 tier.</item>
+/// <item>AVX-VNNI (<c>vpdpbusd</c>/<c>vpdpwssd</c>, Alder Lake / Sapphire Rapids / Zen 5 and later): one instruction per
+/// multiply-accumulate. .NET 10 exposes the VEX-encoded AVX-VNNI (<see cref="AvxVnni"/>) but no AVX-512 VNNI class, so CPUs with
+/// only AVX-512 VNNI (Zen 4, Ice Lake) run the AVX2 tier.</item>
 /// <item>AVX2: <c>vpmaddubsw</c> (u8×s8 → pairwise i16) then <c>vpmaddwd</c> with ones (→ i32), the sign of one operand moved
 /// onto the other so that the unsigned input is |a| (llama.cpp's <c>mul_sum_i8_pairs</c>).</item>
 /// <item>Portable: each format unpacks a block to int8 and calls <see cref="Dot(ref sbyte, ref sbyte, int)"/>, which uses
