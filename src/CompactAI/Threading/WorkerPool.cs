@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace CompactAI.Threading;
 
 /// <summary>A unit of parallel work over an index range; implementations are preallocated so dispatch allocates nothing.</summary>
@@ -8,18 +10,23 @@ internal interface IParallelJob
 }
 
 /// <summary>
-/// A persistent pool of worker threads for the decode loop: one dispatch per matmul, no task or delegate allocation.
-/// The calling thread takes part; work is handed out in chunks through an atomic counter so faster threads take more.
+/// A persistent pool of worker threads for the forward pass: a decode step makes a few hundred dispatches (one per
+/// matmul and attention), so a dispatch must cost well under a microsecond. Workers spin on a generation counter for a
+/// short while after each job (as llama.cpp's threads do), then sleep on a monitor; the caller takes part in the work and
+/// spins until the last chunk is done. Work is handed out in chunks through an atomic counter so faster threads take more.
+/// No allocation per dispatch.
 /// </summary>
 /// <remarks>One dispatch at a time: <see cref="Run"/> is not reentrant and must be called from one thread at a time
-/// (each inference session owns its pool, or serializes use of a shared one).</remarks>
+/// (each inference session owns its pool).</remarks>
 internal sealed class WorkerPool : IDisposable
 {
+    /// <summary>How long an idle worker spins before it sleeps: long enough to bridge the gaps inside a decode step.</summary>
+    private static readonly long s_spinTicks = Stopwatch.Frequency / 5000; // 200 µs
+
     private readonly Thread[] _threads;
-    private readonly ManualResetEventSlim[] _start;
-    private readonly ManualResetEventSlim _done = new(false, spinCount: 2000);
+    private readonly object _sleepLock = new();
     private IParallelJob? _job;
-    private int _items, _chunk, _nextChunk, _pending;
+    private int _items, _chunk, _nextChunk, _pending, _sleeping, _generation;
     private volatile bool _disposed;
     private Exception? _error;
 
@@ -29,12 +36,9 @@ internal sealed class WorkerPool : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(threadCount, 1);
         ThreadCount = threadCount;
         _threads = new Thread[threadCount - 1];
-        _start = new ManualResetEventSlim[threadCount - 1];
         for (int i = 0; i < _threads.Length; i++)
         {
-            _start[i] = new ManualResetEventSlim(false, spinCount: 2000);
-            int index = i;
-            _threads[i] = new Thread(() => WorkerLoop(index)) { IsBackground = true, Name = $"CompactAI worker {i + 1}" };
+            _threads[i] = new Thread(WorkerLoop) { IsBackground = true, Name = $"CompactAI worker {i + 1}" };
             _threads[i].Start();
         }
     }
@@ -62,11 +66,15 @@ internal sealed class WorkerPool : IDisposable
         _job = job;
         _nextChunk = 0;
         _error = null;
-        _done.Reset();
-        _pending = workers;
-        for (int i = 0; i < workers; i++) _start[i].Set();
+        Volatile.Write(ref _pending, workers);
+        Interlocked.Increment(ref _generation); // full fence: publishes the job before workers see the new generation
+        if (Volatile.Read(ref _sleeping) > 0)
+        {
+            lock (_sleepLock) Monitor.PulseAll(_sleepLock);
+        }
         Work();
-        _done.Wait();
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
         _job = null;
         if (_error is { } e) throw new AggregateException("A worker thread failed.", e);
     }
@@ -84,14 +92,14 @@ internal sealed class WorkerPool : IDisposable
         }
     }
 
-    private void WorkerLoop(int index)
+    private void WorkerLoop()
     {
-        var start = _start[index];
+        int seen = 0;
         while (true)
         {
-            start.Wait();
-            start.Reset();
+            WaitForWork(seen);
             if (_disposed) return;
+            seen = Volatile.Read(ref _generation);
             try
             {
                 Work();
@@ -100,7 +108,28 @@ internal sealed class WorkerPool : IDisposable
             {
                 _error = e;
             }
-            if (Interlocked.Decrement(ref _pending) == 0) _done.Set();
+            Interlocked.Decrement(ref _pending);
+        }
+    }
+
+    /// <summary>Spins until the generation moves past <paramref name="seen"/>, then sleeps if it does not soon.</summary>
+    private void WaitForWork(int seen)
+    {
+        long deadline = Stopwatch.GetTimestamp() + s_spinTicks;
+        int i = 0;
+        while (Volatile.Read(ref _generation) == seen && !_disposed)
+        {
+            Thread.SpinWait(8);
+            if ((++i & 63) == 0 && Stopwatch.GetTimestamp() > deadline)
+            {
+                lock (_sleepLock)
+                {
+                    Interlocked.Increment(ref _sleeping); // full fence, paired with the one in Run (Dekker-style)
+                    while (Volatile.Read(ref _generation) == seen && !_disposed) Monitor.Wait(_sleepLock);
+                    Interlocked.Decrement(ref _sleeping);
+                }
+                return;
+            }
         }
     }
 
@@ -109,9 +138,7 @@ internal sealed class WorkerPool : IDisposable
     {
         if (_disposed) return;
         _disposed = true;
-        foreach (var s in _start) s.Set();
+        lock (_sleepLock) Monitor.PulseAll(_sleepLock);
         foreach (var t in _threads) t.Join();
-        foreach (var s in _start) s.Dispose();
-        _done.Dispose();
     }
 }
