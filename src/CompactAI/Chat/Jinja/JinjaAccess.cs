@@ -24,6 +24,14 @@ internal static class JinjaAccess
         }
     }
 
+    /// <summary>Python's <c>getattr</c> without the item fallback (the <c>attr</c> filter): dict keys are not attributes.</summary>
+    public static object? GetAttributeOnly(object? target, string name, JinjaLimits limits) => target switch
+    {
+        JinjaUndefined u => throw new JinjaRuntimeError($"{u.Description} (cannot read attribute '{name}' of an undefined value)"),
+        JinjaNamespace or JinjaLoop => GetAttribute(target, name, limits),
+        _ => (object?)JinjaMethods.Find(target, name, limits) ?? Missing(target, name),
+    };
+
     public static object? GetItem(object? target, object? key, JinjaLimits limits)
     {
         switch (target)

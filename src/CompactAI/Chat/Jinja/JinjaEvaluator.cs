@@ -240,7 +240,10 @@ internal sealed class JinjaEvaluator
             case NameExpression name:
                 return scope.TryGet(name.Name, out var value) ? value : new JinjaUndefined($"'{name.Name}' is undefined");
             case ListExpression list:
-                return list.Items.Select(item => Eval(item, scope)).ToList();
+            {
+                var items = list.Items.Select(item => Eval(item, scope));
+                return list.IsTuple ? new JinjaTuple(items) : items.ToList();
+            }
             case DictExpression dict:
             {
                 var result = new OrderedDictionary<string, object?>(StringComparer.Ordinal);

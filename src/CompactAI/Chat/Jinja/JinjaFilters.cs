@@ -44,7 +44,7 @@ internal static partial class JinjaFilters
                 return JinjaMethods.Strip(JinjaOperations.ToStr(value), a.Get(0, "chars", null), true, true);
             case "upper":
                 a.Check(0);
-                return JinjaOperations.ToStr(value).ToUpperInvariant();
+                return JinjaMethods.Upper(JinjaOperations.ToStr(value));
             case "lower":
                 a.Check(0);
                 return JinjaOperations.ToStr(value).ToLowerInvariant();
@@ -91,7 +91,7 @@ internal static partial class JinjaFilters
                 a.Check(0);
                 return value switch
                 {
-                    long l => Math.Abs(l),
+                    long l => (object)Math.Abs(l),
                     double d => Math.Abs(d),
                     bool b => b ? 1L : 0L,
                     _ => throw new JinjaRuntimeError($"bad operand type for abs(): '{JinjaOperations.TypeName(value)}'"),
@@ -105,7 +105,7 @@ internal static partial class JinjaFilters
                 double scale = Math.Pow(10, precision);
                 return method switch
                 {
-                    "common" => Math.Round(d, Math.Clamp(precision, 0, 15), MidpointRounding.AwayFromZero),
+                    "common" => Math.Round(d, Math.Clamp(precision, 0, 15), MidpointRounding.ToEven),
                     "ceil" => Math.Ceiling(d * scale) / scale,
                     "floor" => Math.Floor(d * scale) / scale,
                     _ => throw new JinjaRuntimeError("round method must be 'common', 'ceil' or 'floor'"),
@@ -174,7 +174,7 @@ internal static partial class JinjaFilters
             }
             case "attr":
                 a.Check(1, "name");
-                return JinjaAccess.GetAttribute(value, JinjaMethods.RequireString(a.Get(0, "name", null), "attr"), limits);
+                return JinjaAccess.GetAttributeOnly(value, JinjaMethods.RequireString(a.Get(0, "name", null), "attr"), limits);
             case "map":
                 return Map(value, a, limits);
             case "select" or "reject":

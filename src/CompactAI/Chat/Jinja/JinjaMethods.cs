@@ -18,7 +18,7 @@ internal static class JinjaMethods
     {
         Func<JinjaCallArguments, object?>? f = name switch
         {
-            "upper" => a => { a.Check(0); return s.ToUpperInvariant(); },
+            "upper" => a => { a.Check(0); return Upper(s); },
             "lower" => a => { a.Check(0); return s.ToLowerInvariant(); },
             "casefold" => a => { a.Check(0); return s.ToLowerInvariant(); },
             "strip" => a => { a.Check(1, "chars"); return Strip(s, a.Get(0, "chars", null), true, true); },
@@ -73,8 +73,15 @@ internal static class JinjaMethods
         return f is null ? null : new JinjaCallable("dict." + name, f);
     }
 
+    /// <summary>Python's <c>str.upper()</c>, including the full case mapping of 'ß' to "SS".</summary>
+    public static string Upper(string s)
+    {
+        string upper = s.ToUpperInvariant();
+        return upper.Contains('ß') ? upper.Replace("ß", "SS", StringComparison.Ordinal) : upper;
+    }
+
     public static List<object?> Items(OrderedDictionary<string, object?> d) =>
-        d.Select(p => (object?)new List<object?> { p.Key, p.Value }).ToList();
+        d.Select(p => (object?)new JinjaTuple(new[] { p.Key, p.Value })).ToList();
 
     public static string RequireString(object? v, string function) =>
         v as string ?? throw new JinjaRuntimeError($"{function}() expects a string argument, got '{JinjaOperations.TypeName(v)}'");

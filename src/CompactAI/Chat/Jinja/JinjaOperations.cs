@@ -60,6 +60,16 @@ internal static class JinjaOperations
             case long l: return l.ToString(CultureInfo.InvariantCulture);
             case double d: return FormatFloat(d);
             case string s: return QuoteString(s);
+            case JinjaTuple tuple:
+            {
+                var sb = new StringBuilder("(");
+                for (int i = 0; i < tuple.Count; i++)
+                {
+                    if (i > 0) sb.Append(", ");
+                    sb.Append(Repr(tuple[i], depth + 1));
+                }
+                return sb.Append(tuple.Count == 1 ? ",)" : ")").ToString();
+            }
             case List<object?> list:
             {
                 var sb = new StringBuilder("[");
@@ -185,7 +195,7 @@ internal static class JinjaOperations
             case string s: return b is string t && s == t;
             case List<object?> la:
             {
-                if (b is not List<object?> lb || la.Count != lb.Count) return false;
+                if (b is not List<object?> lb || la.Count != lb.Count || (la is JinjaTuple) != (lb is JinjaTuple)) return false;
                 for (int i = 0; i < la.Count; i++)
                     if (!PyEquals(la[i], lb[i], depth + 1)) return false;
                 return true;
@@ -315,7 +325,7 @@ internal static class JinjaOperations
             case ushort us: return (long)us;
             case byte b: return (long)b;
             case sbyte sb: return (long)sb;
-            case ulong ul: return ul <= long.MaxValue ? (long)ul : (double)ul;
+            case ulong ul: return ul <= long.MaxValue ? (object)(long)ul : (double)ul;
             case float f: return (double)f;
             case decimal m: return (double)m;
             case char c: return c.ToString();
@@ -362,7 +372,7 @@ internal static class JinjaOperations
             case JsonValueKind.False: return false;
             case JsonValueKind.Null:
             case JsonValueKind.Undefined: return null;
-            case JsonValueKind.Number: return json.TryGetInt64(out long l) ? l : json.GetDouble();
+            case JsonValueKind.Number: return json.TryGetInt64(out long l) ? (object)l : json.GetDouble();
             case JsonValueKind.Array: return json.EnumerateArray().Select(e => FromJson(e, depth + 1)).ToList();
             default:
             {

@@ -410,17 +410,23 @@ internal sealed class JinjaParser
         return left;
     }
 
-    private JinjaExpression ParseUnary()
+    /// <summary>Unary sign, then postfix; filters and tests apply to the signed value (<c>-3|abs</c> is 3), as in Jinja.</summary>
+    private JinjaExpression ParseUnary(bool withFilters = true)
     {
+        JinjaExpression node;
         if (Current.IsOperator("-") || Current.IsOperator("+"))
         {
             var op = Advance();
             Enter();
-            var operand = ParseUnary();
+            var operand = ParseUnary(withFilters: false);
             _depth--;
-            return new UnaryExpression(op.Value, operand, op.Line, op.Column);
+            node = new UnaryExpression(op.Value, operand, op.Line, op.Column);
         }
-        return ParseFilterAndTests(ParsePostfix(ParsePrimary()));
+        else
+        {
+            node = ParsePostfix(ParsePrimary());
+        }
+        return withFilters ? ParseFilterAndTests(node) : node;
     }
 
     private JinjaExpression ParsePrimary()

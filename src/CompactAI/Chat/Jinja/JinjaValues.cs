@@ -15,6 +15,12 @@ internal sealed class JinjaUndefined
     public override string ToString() => "";
 }
 
+/// <summary>A Python tuple: a list that prints as <c>(a, b)</c> (made by tuple literals, <c>items()</c> and <c>dictsort</c>).</summary>
+internal sealed class JinjaTuple : List<object?>
+{
+    public JinjaTuple(IEnumerable<object?> items) : base(items) { }
+}
+
 /// <summary>The mutable object made by <c>namespace(...)</c>; the only thing a template may assign attributes to.</summary>
 internal sealed class JinjaNamespace
 {
