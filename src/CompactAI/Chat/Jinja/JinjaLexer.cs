@@ -160,14 +160,14 @@ internal sealed partial class JinjaLexer
         _tokens.Add(new JinjaToken(block ? JinjaTokenKind.BlockBegin : JinjaTokenKind.VariableBegin, block ? "{%" : "{{", tagLine, tagCol));
         _pos = tag + 2;
         if (_pos < _src.Length && _src[_pos] is '-' or '+') _pos++;
-        int depth = 0;
+        var brackets = new Stack<char>();
         while (true)
         {
             while (_pos < _src.Length && char.IsWhiteSpace(_src[_pos])) _pos++;
             if (_pos >= _src.Length)
                 throw Error($"unexpected end of template: the tag opened here was never closed with '{(block ? "%}" : "}}")}'", tag);
 
-            if (depth == 0 && TryTagEnd(block)) return;
+            if (brackets.Count == 0 && TryTagEnd(block)) return;
 
             int start = _pos;
             char c = _src[_pos];
@@ -188,8 +188,17 @@ internal sealed partial class JinjaLexer
             else
             {
                 string op = LexOperator() ?? throw Error($"unexpected character '{c}'", start);
-                if (op is "(" or "[" or "{") depth++;
-                else if (op is ")" or "]" or "}") depth = Math.Max(0, depth - 1);
+                if (op is "(" or "[" or "{") brackets.Push(op[0]);
+                else if (op is ")" or "]" or "}")
+                {
+                    char open = op[0] switch { ')' => '(', ']' => '[', _ => '{' };
+                    if (brackets.Count == 0 || brackets.Peek() != open)
+                    {
+                        string expected = brackets.Count == 0 ? "" : $", expected '{brackets.Peek() switch { '(' => ')', '[' => ']', _ => '}' }}'";
+                        throw Error($"unexpected '{op}'{expected}", start);
+                    }
+                    brackets.Pop();
+                }
                 _tokens.Add(new JinjaToken(JinjaTokenKind.Operator, op, line, col));
             }
         }

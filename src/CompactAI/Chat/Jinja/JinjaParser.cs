@@ -100,6 +100,11 @@ internal sealed class JinjaParser
                         _depth--;
                         return body;
                     }
+                    if (nameToken.Value is "elif" or "else" or "endif" or "endfor" or "endset" or "endmacro" or "endfilter" or "endgeneration" or "endraw")
+                    {
+                        string expected = endTags.Count == 0 ? "no closing tag here" : "expected " + string.Join(" or ", endTags.Select(t => $"'{t}'"));
+                        throw Error($"unexpected '{{% {nameToken.Value} %}}': {expected}", nameToken);
+                    }
                     Advance();
                     body.Add(ParseStatement(token));
                     break;
@@ -131,8 +136,6 @@ internal sealed class JinjaParser
                 ExpectBlockEnd();
                 return new PassThroughStatement(body, begin.Line, begin.Column);
             }
-            case "elif" or "else" or "endif" or "endfor" or "endset" or "endmacro" or "endfilter" or "endgeneration":
-                throw Error($"unexpected '{{% {name.Value} %}}' without a matching opening tag", name);
             default:
                 throw Error($"unknown statement '{name.Value}'", name);
         }
