@@ -27,6 +27,9 @@ public sealed class ChatTemplate
         ChatTemplateOptions? options)
     {
         _options = options ?? new ChatTemplateOptions();
+        if (_options.MaxOutputLength is <= 0) throw new ArgumentOutOfRangeException(nameof(options), "MaxOutputLength must be positive");
+        if (_options.MaxRecursionDepth is <= 0) throw new ArgumentOutOfRangeException(nameof(options), "MaxRecursionDepth must be positive");
+        if (_options.MaxSteps is <= 0) throw new ArgumentOutOfRangeException(nameof(options), "MaxSteps must be positive");
         _template = JinjaTemplate.Parse(source, _options.MaxRecursionDepthOrDefault);
         Source = source;
         Name = name;
@@ -188,11 +191,12 @@ public sealed class ChatTemplate
         all["tools"] = null;
         all["documents"] = null;
         foreach (var (k, v) in variables) all[k] = v;
+        var converted = JinjaTemplate.ConvertVariables(all);
         try
         {
-            return _template.Render(all, _options.ClockOrDefault, _options.MaxOutputLengthOrDefault, _options.MaxRecursionDepthOrDefault, _options.MaxStepsOrDefault);
+            return _template.Render(converted, _options.ClockOrDefault, _options.MaxOutputLengthOrDefault, _options.MaxRecursionDepthOrDefault, _options.MaxStepsOrDefault);
         }
-        catch (Exception e) when (e is not (ChatTemplateException or ArgumentException or OutOfMemoryException))
+        catch (Exception e) when (e is not (ChatTemplateException or OutOfMemoryException))
         {
             throw new ChatTemplateException($"rendering failed: {e.Message}", innerException: e);
         }

@@ -137,6 +137,14 @@ public sealed class ChatTemplateTests
     }
 
     [Fact]
+    public void Generation_markers_render_their_body()
+    {
+        // transformers' {% generation %} block marks assistant text for training masks; it renders as its body.
+        Assert.Equal("a b c", ChatTemplate.Parse("a {%- generation %} b {% endgeneration -%} c").Render(Array.Empty<ChatTurn>(), false));
+        Assert.Equal("xyz", ChatTemplate.Parse("x{% generation %}y{% endgeneration %}z").Render(Array.Empty<ChatTurn>(), false));
+    }
+
+    [Fact]
     public void Render_validates_its_arguments()
     {
         var template = ChatTemplate.FromBuiltIn(BuiltInChatTemplate.ChatML);
@@ -144,6 +152,7 @@ public sealed class ChatTemplateTests
         Assert.Throws<ArgumentException>(() => template.Render(new[] { new ChatTurn("user", null!) }, true));
         Assert.Throws<ArgumentException>(() => template.Render(Conversation, true, new Dictionary<string, object?> { ["x"] = new object() }));
         Assert.Throws<ArgumentNullException>(() => ChatTemplate.Parse(null!));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ChatTemplate.Parse("x", options: new ChatTemplateOptions { MaxSteps = 0 }));
     }
 
     [Fact]

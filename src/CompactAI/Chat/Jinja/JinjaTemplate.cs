@@ -13,14 +13,22 @@ internal sealed class JinjaTemplate
     /// <summary>Parses <paramref name="source"/> (trim_blocks and lstrip_blocks on, as in transformers); throws <see cref="ChatTemplateException"/> with the position of a syntax error.</summary>
     public static JinjaTemplate Parse(string source, int maxDepth) => new(JinjaParser.Parse(source, maxDepth));
 
-    /// <summary>Renders with the given variables (application values, converted with Python's types).</summary>
-    public string Render(IReadOnlyDictionary<string, object?> variables, TimeProvider clock, int maxOutputLength, int maxDepth, long maxSteps)
+    /// <summary>Converts application values (strings, numbers, lists, dictionaries, JSON) to runtime values; throws <see cref="ArgumentException"/> for others.</summary>
+    public static Dictionary<string, object?> ConvertVariables(IReadOnlyDictionary<string, object?> variables)
+    {
+        var result = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var (name, value) in variables) result[name] = JinjaOperations.FromClr(value);
+        return result;
+    }
+
+    /// <summary>Renders with variables made by <see cref="ConvertVariables"/>.</summary>
+    public string Render(Dictionary<string, object?> variables, TimeProvider clock, int maxOutputLength, int maxDepth, long maxSteps)
     {
         var limits = new JinjaLimits(maxOutputLength, maxDepth, maxSteps);
         var globals = new JinjaScope();
         AddGlobals(globals, clock, limits);
         var scope = new JinjaScope(globals);
-        foreach (var (name, value) in variables) scope.Set(name, JinjaOperations.FromClr(value));
+        foreach (var (name, value) in variables) scope.Set(name, value);
         return new JinjaEvaluator(limits).Render(_body, scope);
     }
 
