@@ -9,9 +9,9 @@ internal static partial class JinjaFilters
 {
     private static readonly HashSet<string> Names = new(StringComparer.Ordinal)
     {
-        "abs", "attr", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first", "float", "indent", "int", "items",
+        "abs", "attr", "batch", "capitalize", "center", "count", "d", "default", "dictsort", "e", "escape", "first", "float", "indent", "int", "items",
         "join", "last", "length", "list", "lower", "map", "max", "min", "reject", "rejectattr", "replace", "reverse", "round", "safe", "select",
-        "selectattr", "sort", "string", "sum", "title", "tojson", "trim", "unique", "upper", "wordcount",
+        "selectattr", "sort", "string", "sum", "title", "tojson", "trim", "truncate", "unique", "upper", "wordcount",
     };
 
     public static bool Exists(string name) => Names.Contains(name);
@@ -78,6 +78,49 @@ internal static partial class JinjaFilters
             }
             case "indent":
                 return Indent(value, a, limits);
+            case "truncate":
+            {
+                a.Check(4, "length", "killwords", "end", "leeway");
+                var chars = CodePoints.Split(JinjaOperations.ToStr(value));
+                long length = JinjaOperations.ToLong(a.Get(0, "length", 255L));
+                string end = JinjaOperations.ToStr(a.Get(2, "end", "..."));
+                long leeway = JinjaOperations.ToLong(a.Get(3, "leeway", 5L));
+                if (length < end.Length || leeway < 0) throw new JinjaRuntimeError("truncate: length must be at least len(end) and leeway non-negative");
+                if (chars.Count <= length + leeway) return string.Concat(chars);
+                string head = string.Concat(chars.Take((int)(length - end.Length)));
+                if (!JinjaOperations.IsTruthy(a.Get(1, "killwords", false)))
+                {
+                    int space = head.LastIndexOf(' ');
+                    if (space >= 0) head = head[..space];
+                }
+                return head + end;
+            }
+            case "batch":
+            {
+                a.Check(2, "linecount", "fill_with");
+                long size = JinjaOperations.ToLong(a.Get(0, "linecount", null));
+                if (size <= 0) throw new JinjaRuntimeError("batch size must be positive");
+                bool fill = a.Has(1, "fill_with");
+                var fillWith = a.Get(1, "fill_with", null);
+                var result = new List<object?>();
+                List<object?>? current = null;
+                foreach (var item in JinjaOperations.Iterate(value))
+                {
+                    current ??= new List<object?>();
+                    current.Add(item);
+                    if (current.Count == size)
+                    {
+                        result.Add(current);
+                        current = null;
+                    }
+                }
+                if (current is not null)
+                {
+                    while (fill && current.Count < size) current.Add(fillWith);
+                    result.Add(current);
+                }
+                return result;
+            }
             case "wordcount":
                 a.Check(0);
                 return (long)Regex.Matches(JinjaOperations.ToStr(value), @"\w+").Count;

@@ -138,7 +138,7 @@ internal sealed partial class JinjaLexer
     {
         int bodyStart = raw.Index + raw.Length;
         _pos = bodyStart;
-        SkipAfterTag(raw.Groups[1].Value == "-", raw.Groups[1].Value != "+" && _trimBlocks);
+        SkipAfterTag(raw.Groups[1].Value == "-", trimNewline: false); // Jinja does not trim_blocks after {% raw %}
         bodyStart = _pos;
         var end = EndRawRegex().Match(_src, bodyStart);
         if (!end.Success) throw Error("unterminated raw block: missing '{% endraw %}'", tag);
