@@ -28,7 +28,7 @@ internal static class JinjaMethods
             "endswith" => a => { a.Check(1); return Affix(s, a.Get(0, "suffix", null), false); },
             "split" => a => { a.Check(2, "sep", "maxsplit"); return Split(s, a.Get(0, "sep", null), a.Get(1, "maxsplit", -1L), false); },
             "rsplit" => a => { a.Check(2, "sep", "maxsplit"); return Split(s, a.Get(0, "sep", null), a.Get(1, "maxsplit", -1L), true); },
-            "splitlines" => a => { a.Check(0); return s.Split('\n').Select(x => (object?)x.TrimEnd('\r')).Take(s.EndsWith('\n') ? s.Split('\n').Length - 1 : int.MaxValue).ToList(); },
+            "splitlines" => a => { a.Check(0); return SplitLines(s); },
             "replace" => a =>
             {
                 a.Check(3, "count");
@@ -71,6 +71,23 @@ internal static class JinjaMethods
             _ => null,
         };
         return f is null ? null : new JinjaCallable("dict." + name, f);
+    }
+
+    /// <summary>Python's <c>str.splitlines()</c>: splits at every line boundary, <c>\r\n</c> counting once, with no trailing empty line.</summary>
+    private static List<object?> SplitLines(string s)
+    {
+        var lines = new List<object?>();
+        int start = 0;
+        for (int i = 0; i < s.Length; i++)
+        {
+            char c = s[i];
+            if (c is not ('\n' or '\r' or '\v' or '\f' or '\x1c' or '\x1d' or '\x1e' or '\x85' or '\u2028' or '\u2029')) continue;
+            lines.Add(s[start..i]);
+            if (c == '\r' && i + 1 < s.Length && s[i + 1] == '\n') i++;
+            start = i + 1;
+        }
+        if (start < s.Length) lines.Add(s[start..]);
+        return lines;
     }
 
     /// <summary>Python's <c>str.upper()</c>, including the full case mapping of 'ß' to "SS".</summary>

@@ -106,6 +106,7 @@ CASES = [
     ("methods-strip", "[{{ '  x  '.strip() }}][{{ '\\n\\nx\\n'.lstrip('\\n') }}][{{ 'x\\n\\n'.rstrip('\\n') }}][{{ 'xyxhiyx'.strip('xy') }}][{{ '  x'.lstrip() }}]", {}),
     ("methods-split", "{{ 'a,b,,c'.split(',') }} {{ '  a  b c '.split() }} {{ 'a,b,c'.split(',', 1) }} {{ 'a,b,c'.rsplit(',', 1) }} {{ '<think>r</think>ans'.split('</think>')[-1] }} {{ 'x'.split('</think>')[0] }} {{ 'a b  c'.split(none, 1) }}", {}),
     ("methods-affixes-case", "{{ 'hello'.startswith('he') }}{{ 'hello'.endswith('lo') }}{{ 'hello'.startswith(('x', 'h')) }}{{ 'Hi There'.upper() }}{{ 'Hi There'.lower() }}{{ \"they're bill's\".title() }}{{ 'hELLO'.capitalize() }}", {}),
+    ("methods-splitlines", "{{ 'a\\nb\\r\\nc\\rd\\n'.splitlines() }} {{ ''.splitlines() }} {{ '\\n\\nx'.splitlines() }}", {}),
     ("methods-misc", "{{ 'a-b-a'.replace('a', 'x') }} {{ 'a-b-a'.replace('a', 'x', 1) }} {{ 'hello'.find('l') }} {{ 'hello'.count('l') }} {{ ', '.join(['a', 'b']) }} {{ '12'.isdigit() }} {{ 'ab'.isalpha() }}", {}),
     # undefined semantics
     ("undefined-prints-empty", "[{{ nope }}][{{ nope|string }}][{{ nope|trim }}][{{ nope|upper }}][{{ nope is defined }}][{{ not nope }}][{{ nope|length }}][{{ nope|list }}]", {}),
