@@ -5,6 +5,10 @@ using System.Text.Json;
 
 namespace CompactAI.Chat.Jinja;
 
+// Runtime values. Python's types map to: str -> string, int -> long, float -> double, bool -> bool,
+// None -> null, list/tuple -> List<object?>, dict -> OrderedDictionary<string, object?>, plus the few
+// Jinja objects below. Lists and dicts are never mutated once built (transformers renders in an immutable sandbox).
+
 /// <summary>Python semantics of the runtime values: truth, <c>str()</c>, <c>repr()</c>, equality, ordering, arithmetic, access.</summary>
 internal static class JinjaOperations
 {
@@ -381,43 +385,5 @@ internal static class JinjaOperations
                 return d;
             }
         }
-    }
-}
-
-/// <summary>Python strings index by code point; these helpers keep surrogate pairs together.</summary>
-internal static class CodePoints
-{
-    public static bool HasSurrogates(string s)
-    {
-        foreach (char c in s)
-            if (char.IsSurrogate(c)) return true;
-        return false;
-    }
-
-    public static int Length(string s)
-    {
-        if (!HasSurrogates(s)) return s.Length;
-        int n = 0;
-        for (int i = 0; i < s.Length; i++, n++)
-            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1])) i++;
-        return n;
-    }
-
-    public static List<string> Split(string s)
-    {
-        var result = new List<string>(s.Length);
-        for (int i = 0; i < s.Length; i++)
-        {
-            if (char.IsHighSurrogate(s[i]) && i + 1 < s.Length && char.IsLowSurrogate(s[i + 1]))
-            {
-                result.Add(s.Substring(i, 2));
-                i++;
-            }
-            else
-            {
-                result.Add(s[i].ToString());
-            }
-        }
-        return result;
     }
 }

@@ -39,7 +39,7 @@ internal sealed class JinjaTemplate
         globals.Set("strftime_now", new JinjaCallable("strftime_now", a =>
         {
             a.Check(1);
-            return JinjaMethods.Strftime(clock.GetLocalNow(), JinjaMethods.RequireString(a.Get(0, "format", null), "strftime_now"));
+            return JinjaStrftime.Format(clock.GetLocalNow(), JinjaMethods.RequireString(a.Get(0, "format", null), "strftime_now"));
         }));
         globals.Set("range", new JinjaCallable("range", a =>
         {
