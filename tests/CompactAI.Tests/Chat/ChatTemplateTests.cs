@@ -60,6 +60,18 @@ public sealed class ChatTemplateTests
         Assert.Contains("tool_use", missing.Message);
     }
 
+    [Fact]
+    public void Real_gguf_without_a_template_gets_a_fallback_with_its_special_tokens()
+    {
+        using var file = GgufFile.Open(TestData.Stories260K);
+        var template = ChatTemplate.FromGguf(file);
+        Assert.True(template.IsFallback);
+        Assert.Equal(BuiltInChatTemplate.ChatML, template.BuiltIn);
+        Assert.Equal("<s>", template.BosToken); // token 1 in llama.cpp
+        Assert.Equal("</s>", template.EosToken); // token 2
+        Assert.Equal("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", template.Render(new[] { new ChatTurn("user", "Hi") }, true));
+    }
+
     [Theory]
     [InlineData("gemma3", null, null, BuiltInChatTemplate.Gemma)]
     [InlineData("gemma2", null, null, BuiltInChatTemplate.Gemma)]

@@ -6,8 +6,9 @@ using System.Text.Json;
 namespace CompactAI.Chat.Jinja;
 
 // Runtime values. Python's types map to: str -> string, int -> long, float -> double, bool -> bool,
-// None -> null, list/tuple -> List<object?>, dict -> OrderedDictionary<string, object?>, plus the few
-// Jinja objects below. Lists and dicts are never mutated once built (transformers renders in an immutable sandbox).
+// None -> null, list -> List<object?>, tuple -> JinjaTuple, dict -> OrderedDictionary<string, object?>, plus
+// JinjaUndefined, JinjaNamespace, JinjaCallable and JinjaLoop. Lists and dicts are never mutated once built
+// (transformers renders in an immutable sandbox), so they can be shared freely.
 
 /// <summary>Python semantics of the runtime values: truth, <c>str()</c>, <c>repr()</c>, equality, ordering, arithmetic, access.</summary>
 internal static class JinjaOperations
