@@ -132,7 +132,13 @@ public sealed class ChatTemplate
         string arch = metadata.GetString("general.architecture", "") ?? "";
         string name = string.Join(' ', new[] { "general.name", "general.basename", "general.finetune" }
             .Select(k => metadata.TryGetValue(k, out var v) && v.Value is string s ? s : "")).ToLowerInvariant();
-        var vocabulary = metadata.TryGetValue("tokenizer.ggml.tokens", out var t) && t.Value is string[] tokens ? new HashSet<string>(tokens, StringComparer.Ordinal) : new HashSet<string>();
+        // One pass over the vocabulary for the few marker tokens that identify a format.
+        var vocabulary = new HashSet<string>(StringComparer.Ordinal);
+        if (metadata.TryGetValue("tokenizer.ggml.tokens", out var t) && t.Value is string[] tokens)
+        {
+            foreach (var token in tokens)
+                if (token is "<|im_start|>" or "<|start_header_id|>" or "<start_of_turn>" or "<|assistant|>" or "<|end|>") vocabulary.Add(token);
+        }
 
         if (arch.StartsWith("gemma", StringComparison.Ordinal)) return BuiltInChatTemplate.Gemma;
         if (arch == "phi3") return BuiltInChatTemplate.Phi3;

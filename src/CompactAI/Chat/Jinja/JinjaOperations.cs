@@ -15,8 +15,6 @@ internal static class JinjaOperations
 {
     private const int MaxNesting = 200;
 
-    public static bool IsUndefined(object? v) => v is JinjaUndefined;
-
     public static bool IsTruthy(object? v) => v switch
     {
         null or JinjaUndefined => false,

@@ -26,8 +26,7 @@ internal sealed class JinjaParser
     public static IReadOnlyList<JinjaStatement> Parse(string source, int maxDepth)
     {
         var parser = new JinjaParser(JinjaLexer.Tokenize(source), maxDepth);
-        var body = parser.ParseBody(Array.Empty<string>(), out _);
-        return body;
+        return parser.ParseBody(Array.Empty<string>(), out _);
     }
 
     private JinjaToken Current => _tokens[_index];

@@ -30,8 +30,6 @@ internal enum JinjaTokenKind
 /// <summary>One token with its 1-based position in the template source.</summary>
 internal readonly record struct JinjaToken(JinjaTokenKind Kind, string Value, int Line, int Column)
 {
-    public bool Is(JinjaTokenKind kind, string value) => Kind == kind && Value == value;
-
     public bool IsOperator(string op) => Kind == JinjaTokenKind.Operator && Value == op;
 
     public bool IsName(string name) => Kind == JinjaTokenKind.Name && Value == name;
