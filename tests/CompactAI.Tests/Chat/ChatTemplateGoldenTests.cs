@@ -41,7 +41,8 @@ public sealed class ChatTemplateGoldenTests
         Assert.Equal(c.Output, template.Render(variables));
 
         // Plain conversations also go through the ChatTurn overload.
-        if (c.Messages.EnumerateArray().All(m => m.EnumerateObject().Select(p => p.Name).Order().SequenceEqual(new[] { "content", "role" })))
+        if (c.Messages.EnumerateArray().All(m => m.EnumerateObject().Select(p => p.Name).Order().SequenceEqual(new[] { "content", "role" })
+                && m.GetProperty("content").ValueKind == JsonValueKind.String))
         {
             var turns = c.Messages.EnumerateArray().Select(m => new ChatTurn(m.GetProperty("role").GetString()!, m.GetProperty("content").GetString()!)).ToList();
             var extra = c.Extra.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value);

@@ -94,6 +94,16 @@ const EXTRA_CASES = {
     "mistral-nemo": [
         {name: "tools", messages: [u("Weather in Paris?")], extra: {tools: [TOOL]}},
     ],
+    "gemma3": [
+        {name: "multimodal-content", messages: [
+            {role: "system", content: [{type: "text", text: "You describe images."}]},
+            {role: "user", content: [{type: "image"}, {type: "text", text: "  What is this?  "}]},
+            {role: "assistant", content: [{type: "text", text: "A cat."}]},
+            u("Thanks")]},
+    ],
+    "phi3.5": [
+        {name: "empty-system", messages: [s(""), u("Hi")]},
+    ],
     "gemma2": [
         {name: "assistant-first", messages: [a("I start."), u("No.")]},
     ],
