@@ -22,7 +22,7 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
     private readonly CompactModel _model;
     private readonly CompactChatClientOptions _options;
     private readonly ChatClientMetadata _metadata;
-    private readonly IChatPromptRenderer _renderer;
+    private readonly ChatTemplate _template;
 
     /// <summary>Creates a client over <paramref name="model"/> (which it does not own).</summary>
     public CompactChatClient(CompactModel model, CompactChatClientOptions? options = null)
@@ -32,7 +32,9 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
         _options = options ?? new CompactChatClientOptions();
         string modelId = _options.ModelId ?? Path.GetFileNameWithoutExtension(model.FilePath) ?? model.Config.Name ?? model.Config.Architecture;
         _metadata = new ChatClientMetadata("compactai", null, modelId);
-        _renderer = ChatPromptRenderer.For(model);
+        _template = _options.ChatTemplate is { } source
+            ? ChatTemplate.Parse(source, BosText(model), EosText(model))
+            : ChatTemplate.FromModelMetadata(model.Metadata, _options.ChatTemplateName);
     }
 
     /// <inheritdoc />
@@ -122,6 +124,13 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
         return null;
     }
 
+    /// <summary>The chat template in use (the model's, a named variant, a custom one, or a built-in fallback).</summary>
+    public ChatTemplate Template => _template;
+
+    private static string BosText(CompactModel m) => m.Tokenizer.BosToken >= 0 ? m.Tokenizer.GetTokenText(m.Tokenizer.BosToken) : "";
+
+    private static string EosText(CompactModel m) => m.Tokenizer.EosToken >= 0 ? m.Tokenizer.GetTokenText(m.Tokenizer.EosToken) : "";
+
     /// <summary>Does nothing: the model belongs to the caller.</summary>
     public void Dispose()
     {
@@ -133,7 +142,7 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
         int budget = _model.Sessions.ContextSize - answerTokens;
         while (true)
         {
-            string text = _renderer.Render(messages, addGenerationPrompt: true);
+            string text = _template.Render(messages.Select(m => new ChatTurn(m.Role.Value, m.Text)).ToList(), addGenerationPrompt: true);
             bool startsWithBos = _model.Tokenizer.BosToken >= 0 && text.StartsWith(_model.Tokenizer.GetTokenText(_model.Tokenizer.BosToken), StringComparison.Ordinal);
             var tokens = _model.Tokenizer.Encode(text, addSpecial: !startsWithBos, parseSpecial: true);
             if (tokens.Count <= budget) return tokens;

@@ -18,6 +18,12 @@ public sealed record CompactChatClientOptions
     /// <summary>Answer length when a request does not set <c>MaxOutputTokens</c>.</summary>
     public int DefaultMaxOutputTokens { get; init; } = 512;
 
+    /// <summary>A Jinja chat template to use instead of the model's own (<c>tokenizer.chat_template</c>).</summary>
+    public string? ChatTemplate { get; init; }
+
+    /// <summary>A named template variant of the model (<c>tokenizer.chat_template.&lt;name&gt;</c>), e.g. <c>tool_use</c>.</summary>
+    public string? ChatTemplateName { get; init; }
+
     /// <summary>What to do when the conversation does not fit the context.</summary>
     public ContextOverflowPolicy ContextOverflow { get; init; } = ContextOverflowPolicy.Throw;
 }
