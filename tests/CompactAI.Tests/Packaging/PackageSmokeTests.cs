@@ -6,6 +6,8 @@ namespace CompactAI.Tests.Packaging;
 /// Runs <c>scripts/package-smoke.sh</c>: packs CompactAI and CompactAI.Hosting, restores <c>tests/PackageSmoke</c> from the
 /// local folder feed and checks the greedy continuation of stories260K through the packages. About 20–60 s (pack and restore).
 /// </summary>
+/// <remarks>Runs alone (its pack and restore would compete for the cores with timing-sensitive tests).</remarks>
+[Collection(nameof(PackageSmokeTests))]
 public sealed class PackageSmokeTests
 {
     [Fact]
@@ -47,3 +49,6 @@ public sealed class PackageSmokeTests
         throw new DirectoryNotFoundException($"No CompactAI.sln above '{AppContext.BaseDirectory}'.");
     }
 }
+
+[CollectionDefinition(nameof(PackageSmokeTests), DisableParallelization = true)]
+public sealed class PackageSmokeCollection;

@@ -111,6 +111,41 @@ public sealed class OpenAIServerTests(CompactAIServerFixture server) : IClassFix
     }
 
     [Fact]
+    public async Task Completions_Streamed_EqualsNonStreamed()
+    {
+        const string body = """{"prompt":"Lily and Ben","max_tokens":12,"temperature":0%STREAM%}""";
+        using var whole = await server.Http.SendAsync(Post("v1/completions", body.Replace("%STREAM%", "")));
+        using var json = JsonDocument.Parse(await whole.Content.ReadAsStringAsync());
+        string expected = json.RootElement.GetProperty("choices")[0].GetProperty("text").GetString()!;
+
+        using var streamed = await server.Http.SendAsync(Post("v1/completions", body.Replace("%STREAM%", ",\"stream\":true")));
+        string[] events = (await streamed.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("data: [DONE]", events[^1]);
+        string text = string.Concat(events[..^1].Select(e =>
+        {
+            using var chunk = JsonDocument.Parse(e["data: ".Length..]);
+            return chunk.RootElement.GetProperty("choices")[0].GetProperty("text").GetString();
+        }));
+        Assert.Equal(expected, text);
+    }
+
+    [Fact]
+    public async Task ConcurrentRequests_QueueOnTheSessionPool_AndAllAnswerGreedily()
+    {
+        // Eight requests against MaxParallelSequences = 2: all are served, each with the same greedy answer.
+        string expected = await LocalGreedyAsync();
+        var requests = Enumerable.Range(0, 8).Select(async _ =>
+        {
+            using var response = await server.Http.SendAsync(Post("v1/chat/completions",
+                $$"""{"messages":[{"role":"user","content":"{{Prompt}}"}],"max_tokens":{{MaxTokens}},"temperature":0}"""));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            return json.RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString();
+        });
+        Assert.All(await Task.WhenAll(requests), text => Assert.Equal(expected, text));
+    }
+
+    [Fact]
     public async Task OpenAIEmbeddingClient_Gets64DimensionUnitVectors()
     {
         var client = new EmbeddingClient(CompactAIServerFixture.ModelId, server.Credential, server.ClientOptions);
