@@ -226,9 +226,9 @@ public static class OpenAIEndpoints
         {
             await WriteErrorAsync(ctx, e);
         }
-        catch (InvalidOperationException e) when (!ctx.Response.HasStarted && e.Message.Contains("the context holds", StringComparison.Ordinal))
+        catch (InvalidOperationException e) when (!ctx.Response.HasStarted && e.Message.Contains("context", StringComparison.OrdinalIgnoreCase))
         {
-            // CompactChatClient refuses conversations that do not fit the context window.
+            // CompactChatClient refuses, before generating, conversations that do not fit the context window (the message gives the sizes).
             await WriteErrorAsync(ctx, OpenAIException.Invalid(e.Message, "messages", "context_length_exceeded"));
         }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)

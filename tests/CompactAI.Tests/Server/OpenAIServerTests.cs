@@ -259,6 +259,16 @@ public sealed class OpenAIServerTests(CompactAIServerFixture server) : IClassFix
     }
 
     [Fact]
+    public async Task ConversationLongerThanTheContext_Is400ContextLengthExceeded()
+    {
+        // A whole-context answer leaves no room for the prompt.
+        using var chat = await server.Http.SendAsync(Post("v1/chat/completions", """{"messages":[{"role":"user","content":"hi"}],"max_tokens":2048}"""));
+        await AssertErrorAsync(chat, HttpStatusCode.BadRequest, "context_length_exceeded");
+        using var completion = await server.Http.SendAsync(Post("v1/completions", """{"prompt":"Once upon a time","max_tokens":2048}"""));
+        await AssertErrorAsync(completion, HttpStatusCode.BadRequest, "context_length_exceeded");
+    }
+
+    [Fact]
     public async Task UnknownRoute_Is404Json()
     {
         using var response = await server.Http.GetAsync(new Uri(server.BaseAddress, "v1/no/such/route"));
