@@ -1,0 +1,36 @@
+// CompactAI.Server: an OpenAI-compatible HTTP server over a local GGUF model.
+//   dotnet run --project samples/CompactAI.Server -- --model ../shared/models/stories260K.gguf --urls http://127.0.0.1:8080 [--api-key KEY]
+using CompactAI.Hosting;
+using CompactAI.Server;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
+{
+    ["--model"] = $"{CompactAIOptions.SectionName}:{nameof(CompactAIOptions.ModelPath)}",
+    ["--threads"] = $"{CompactAIOptions.SectionName}:{nameof(CompactAIOptions.Threads)}",
+    ["--ctx-size"] = $"{CompactAIOptions.SectionName}:{nameof(CompactAIOptions.ContextSize)}",
+    ["--parallel"] = $"{CompactAIOptions.SectionName}:{nameof(CompactAIOptions.MaxParallelSequences)}",
+    ["--model-id"] = $"{CompactAIOptions.SectionName}:{nameof(CompactAIOptions.ModelId)}",
+    ["--api-key"] = $"{OpenAIServerOptions.SectionName}:{nameof(OpenAIServerOptions.ApiKey)}",
+    ["--urls"] = "urls",
+});
+// Loopback only unless told otherwise (--urls, ASPNETCORE_URLS or the "urls" setting).
+if (string.IsNullOrEmpty(builder.Configuration["urls"])) builder.WebHost.UseUrls("http://127.0.0.1:8080");
+
+builder.Services.AddCompactAI(builder.Configuration.GetSection(CompactAIOptions.SectionName), chat => chat.UseLogging());
+builder.Services.AddOptions<OpenAIServerOptions>().Bind(builder.Configuration.GetSection(OpenAIServerOptions.SectionName));
+
+var app = builder.Build();
+OpenAIEndpoints.Map(app);
+try
+{
+    await app.RunAsync();
+    return 0;
+}
+catch (OptionsValidationException e)
+{
+    Console.Error.WriteLine($"compactai-server: invalid configuration: {e.Message}");
+    return 2;
+}
