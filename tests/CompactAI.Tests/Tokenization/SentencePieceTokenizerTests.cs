@@ -13,18 +13,7 @@ public sealed class SentencePieceTokenizerTests
     private static readonly Lazy<SentencePieceTokenizer> Stories = new(() => Load(Path.Combine(SharedDir, "models", "stories260K.gguf")));
     private static readonly Lazy<(string[] Inputs, int[][] Expected)> Vectors = new(ReadVectors);
 
-    private static string SharedDir
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "shared");
-                if (Directory.Exists(Path.Combine(candidate, "tokenizer-vectors"))) return candidate;
-            }
-            throw new DirectoryNotFoundException($"No 'shared/tokenizer-vectors' above {AppContext.BaseDirectory}.");
-        }
-    }
+    private static string SharedDir => TestData.SharedDir;
 
     private static string VectorsDir => Path.Combine(SharedDir, "tokenizer-vectors");
 
