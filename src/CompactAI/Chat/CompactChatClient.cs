@@ -57,13 +57,20 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
     {
         ArgumentNullException.ThrowIfNull(messages);
         var generation = ToGenerationOptions(options);
-        var prompt = Tokenize(messages.ToList(), generation.MaxTokens);
+        var conversation = messages.ToList();
+        var prompt = Tokenize([.. conversation], generation.MaxTokens);
         string responseId = Guid.NewGuid().ToString("N");
         string messageId = Guid.NewGuid().ToString("N");
         var tokens = new List<GeneratedToken>();
         int promptEvaluated;
+        float[]? promptLogProbs = null;
         using (var lease = await _model.Sessions.RentAsync(prompt, cancellationToken).ConfigureAwait(false))
         {
+            if (_options.ScorePrompts)
+            {
+                var user = UserTokens(conversation);
+                if (user.Count >= 2) promptLogProbs = await lease.Session.ScoreAsync(user, cancellationToken).ConfigureAwait(false);
+            }
             await foreach (var token in lease.Session.GenerateAsync(prompt, generation, cancellationToken).ConfigureAwait(false))
             {
                 tokens.Add(token);
@@ -99,18 +106,32 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
                 [CompactAIPropertyNames.Tokens] = tokens,
                 [CompactAIPropertyNames.FinishReason] = finish,
                 ["compactai.prompt_tokens_evaluated"] = promptEvaluated,
+                [CompactAIPropertyNames.PromptLogProbabilities] = promptLogProbs,
             },
         };
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Scores what the user asked: the text of the conversation's last user message (with the model's BOS), not the
+    /// rendered template around it. The template's markup is the same for every request, and for a base model without a
+    /// template it is itself out of domain, so including it would drown the signal the prompt gate looks for.
+    /// </summary>
     public async ValueTask<PromptScore> ScorePromptAsync(IEnumerable<ChatMessage> messages, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var prompt = Tokenize(messages.ToList(), 0);
+        var prompt = UserTokens(messages);
+        if (prompt.Count < 2) return PromptScore.FromLogProbabilities([]);
         using var lease = await _model.Sessions.RentAsync(prompt, cancellationToken).ConfigureAwait(false);
         var logProbs = await lease.Session.ScoreAsync(prompt, cancellationToken).ConfigureAwait(false);
         return PromptScore.FromLogProbabilities(logProbs);
+    }
+
+    /// <summary>The last user message's text as tokens (with BOS), at most a context's worth.</summary>
+    private IReadOnlyList<int> UserTokens(IEnumerable<ChatMessage> messages)
+    {
+        string text = messages.LastOrDefault(m => m.Role == ChatRole.User)?.Text ?? "";
+        var tokens = _model.Tokenizer.Encode(text, addSpecial: true);
+        return tokens.Count > _model.Sessions.ContextSize ? tokens.Take(_model.Sessions.ContextSize).ToArray() : tokens;
     }
 
     /// <inheritdoc />

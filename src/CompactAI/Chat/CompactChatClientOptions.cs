@@ -24,6 +24,13 @@ public sealed record CompactChatClientOptions
     /// <summary>A named template variant of the model (<c>tokenizer.chat_template.&lt;name&gt;</c>), e.g. <c>tool_use</c>.</summary>
     public string? ChatTemplateName { get; init; }
 
+    /// <summary>
+    /// Also score the last user message under the model and attach its per-token log-probabilities to each response
+    /// (<see cref="Hybrid.CompactAIPropertyNames.PromptLogProbabilities"/>), so the hybrid router's confidence includes the
+    /// prompt's perplexity. Costs one extra pass over that message, and the prompt is then processed without cache reuse.
+    /// </summary>
+    public bool ScorePrompts { get; init; }
+
     /// <summary>What to do when the conversation does not fit the context.</summary>
     public ContextOverflowPolicy ContextOverflow { get; init; } = ContextOverflowPolicy.Throw;
 }
