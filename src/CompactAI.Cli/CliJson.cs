@@ -7,4 +7,5 @@ namespace CompactAI.Cli;
 [JsonSourceGenerationOptions(WriteIndented = false)]
 [JsonSerializable(typeof(GenerateJson))]
 [JsonSerializable(typeof(BenchJson))]
+[JsonSerializable(typeof(ConfidenceJson))]
 internal sealed partial class CliJson : JsonSerializerContext;

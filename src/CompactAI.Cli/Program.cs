@@ -18,6 +18,8 @@ internal static class Program
           inspect   --model PATH [--all]
           bench     --model PATH [--threads N] [--prompt-tokens 128] [--gen-tokens 64] [--repetitions 3] [--json]
           quantize  IN.gguf OUT.gguf TYPE [--pure]          TYPE: F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S, Q6_K
+          confidence --model PATH --prompt TEXT [--max-tokens N] [--json]
+          calibrate --model PATH --data labelled.jsonl [--target-escalation R | --target-quality Q] [--out FILE]
           synth     --shape NAME --type TYPE --out FILE [--vocab GGUF] [--seed N]
                     NAME: smollm2-135m, qwen2.5-0.5b, llama3.2-1b, tiny-llama, tiny-qwen2, tiny-qwen3, tiny-gemma, tiny-gemma2, tiny-gemma3, tiny-phi3
         """;
@@ -42,7 +44,9 @@ internal static class Program
                 "bench" => await BenchCommand.RunAsync(rest, cts.Token),
                 "quantize" => QuantizeCommand.Run(rest, cts.Token),
                 "synth" => SynthCommand.Run(rest, cts.Token),
-                _ => throw new UsageException($"unknown command '{args[0]}' (try: generate, tokenize, inspect, bench, quantize, synth)"),
+                "confidence" => await ConfidenceCommand.RunAsync(rest, cts.Token),
+                "calibrate" => await CalibrateCommand.RunAsync(rest, cts.Token),
+                _ => throw new UsageException($"unknown command '{args[0]}' (try: generate, tokenize, inspect, bench, quantize, synth, confidence, calibrate)"),
             };
         }
         catch (UsageException e)

@@ -58,6 +58,43 @@ public sealed class CliTests
         Assert.True(doc.RootElement.GetProperty("load_ms").GetDouble() > 0);
     }
 
+    [Fact]
+    public void ConfidenceJsonCarriesTheConfidenceSignalsAndText()
+    {
+        var r = CliRunner.Run("confidence", "--model", TestData.Stories260K, "--prompt", "Once upon a time", "--max-tokens", "12", "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.LastLine);
+        double confidence = doc.RootElement.GetProperty("confidence").GetDouble();
+        Assert.InRange(confidence, 0, 1);
+        var signals = doc.RootElement.GetProperty("signals");
+        Assert.Equal(12, signals.GetProperty("tokens").GetInt32());
+        Assert.True(signals.GetProperty("prompt_perplexity").GetDouble() >= 1);
+        Assert.StartsWith(", there was a little girl", doc.RootElement.GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public void CalibratePrintsTheTradeOffCurveAndWritesTheThreshold()
+    {
+        string outPath = Path.Combine(Path.GetTempPath(), $"compactai-calibration-{Guid.NewGuid():N}.json");
+        try
+        {
+            var r = CliRunner.Run("calibrate", "--model", TestData.Stories260K, "--data",
+                Path.Combine(AppContext.BaseDirectory, "Hybrid", "Data", "routing-eval.jsonl"), "--max-tokens", "8", "--out", outPath);
+            Assert.Equal(0, r.ExitCode);
+            Assert.Contains("AUROC", r.StdOut);
+            Assert.Contains("APGR: router", r.StdOut);
+            Assert.Contains("remote calls for 50% of the gap", r.StdOut);
+            var result = CompactAI.Hybrid.Calibration.CalibrationResult.FromJson(File.ReadAllText(outPath));
+            Assert.StartsWith("stories260K.gguf:", result.ModelFingerprint);
+            Assert.Equal(80, result.SampleCount);
+            Assert.True(result.Auroc >= 0.95, $"AUROC {result.Auroc}");
+        }
+        finally
+        {
+            File.Delete(outPath);
+        }
+    }
+
     [Theory]
     [InlineData(1, "generate", "--model", "/nonexistent/model.gguf", "--prompt", "x")]
     [InlineData(2, "generate", "--model", "MODEL")]
