@@ -1,0 +1,146 @@
+using System.Runtime.InteropServices;
+
+namespace CompactAI.Tensors.Formats;
+
+/// <summary>
+/// Q3_K: super-blocks of 256 weights in 110 bytes: 32 bytes hmask (high bit of weight e at byte e%32, bit e/32), 64 bytes of
+/// 2-bit low parts (laid out as Q2_K), 12 bytes of 6-bit scales (one per 16 weights, stored + 32: low nibbles in bytes 0-7,
+/// scale j ≥ 8 in the high nibble of byte j−8, the top two bits of scale j in byte 8 + j%4 at bits 2·(j/4)), f16 d.
+/// w = d·(sc − 32)·q with q = low − (high bit ? 0 : 4) ∈ [−4, 3]. Activations: Q8_K.
+/// </summary>
+/// <remarks>
+/// Quantize (ggml's <c>quantize_row_q3_K_ref</c>): per 16 weights <see cref="KQuantMath.MakeQ3Quants"/> (nmax 4); the scales
+/// quantized to 6 bits against the largest-magnitude one (iscale = −32 / max, d = 1/iscale), then the weights requantized.
+/// Dot: d_w·d_a·Σ_g sc_g·Σ q·a, through the portable int8 kernel.
+/// </remarks>
+internal sealed class Q3_KFormat() : TensorFormat(GgmlType.Q3_K)
+{
+    private const int QK = KQuantMath.QK_K, Bytes = 110, ActBytes = 292;
+    private const int HmaskOffset = 0, QsOffset = 32, ScalesOffset = 96, DOffset = 108;
+
+    public override GgmlType ActivationType => GgmlType.Q8_K;
+
+    public override bool CanQuantize => true;
+
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        Span<sbyte> q = stackalloc sbyte[QK];
+        for (int b = 0; b < dst.Length / QK; b++)
+        {
+            var block = src.Slice(b * Bytes, Bytes);
+            float d = Fp16.Read(block[DOffset..]);
+            Unpack(block, q);
+            var y = dst.Slice(b * QK, QK);
+            for (int g = 0; g < 16; g++)
+            {
+                float dl = d * Scale(block, g);
+                for (int l = 0; l < 16; l++) y[16 * g + l] = dl * q[16 * g + l];
+            }
+        }
+    }
+
+    /// <summary>Scale <paramref name="g"/> of a block, −32..31.</summary>
+    private static int Scale(ReadOnlySpan<byte> block, int g)
+    {
+        var s = block.Slice(ScalesOffset, 12);
+        int low = g < 8 ? s[g] & 0xF : s[g - 8] >> 4;
+        int high = (s[8 + g % 4] >> (2 * (g / 4))) & 3;
+        return (low | (high << 4)) - 32;
+    }
+
+    /// <summary>The 256 signed 3-bit values of one block.</summary>
+    private static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q)
+    {
+        for (int e = 0; e < QK; e++)
+        {
+            int low = (block[QsOffset + 32 * (e / 128) + e % 32] >> (2 * ((e / 32) % 4))) & 3;
+            int high = (block[HmaskOffset + e % 32] >> (e / 32)) & 1;
+            q[e] = (sbyte)(low - (high != 0 ? 0 : 4));
+        }
+    }
+
+    public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        Span<sbyte> levels = stackalloc sbyte[QK];
+        Span<float> scales = stackalloc float[16];
+        for (int b = 0; b < src.Length / QK; b++)
+        {
+            var x = src.Slice(b * QK, QK);
+            var block = dst.Slice(b * Bytes, Bytes);
+            float maxScale = 0, amax = 0;
+            for (int g = 0; g < 16; g++)
+            {
+                scales[g] = KQuantMath.MakeQ3Quants(16, 4, x.Slice(16 * g, 16), levels.Slice(16 * g, 16));
+                float scale = MathF.Abs(scales[g]);
+                if (scale > amax) { amax = scale; maxScale = scales[g]; }
+            }
+            var s = block.Slice(ScalesOffset, 12);
+            s.Clear();
+            if (maxScale != 0)
+            {
+                float iscale = -32f / maxScale;
+                for (int g = 0; g < 16; g++)
+                {
+                    int l = (sbyte)KQuantMath.NearestInt(iscale * scales[g]);
+                    l = Math.Max(-32, Math.Min(31, l)) + 32;
+                    if (g < 8) s[g] = (byte)(l & 0xF);
+                    else s[g - 8] |= (byte)((l & 0xF) << 4);
+                    l >>= 4;
+                    s[g % 4 + 8] |= (byte)(l << (2 * (g / 4)));
+                }
+                Fp16.Write(block[DOffset..], 1 / iscale);
+            }
+            else
+            {
+                Fp16.Write(block[DOffset..], 0f);
+            }
+            float dAll = Fp16.Read(block[DOffset..]);
+            for (int g = 0; g < 16; g++)
+            {
+                float d = dAll * Scale(block, g);
+                if (d == 0) continue;
+                for (int i = 0; i < 16; i++)
+                {
+                    int l = Math.Max(-4, Math.Min(3, KQuantMath.NearestInt(x[16 * g + i] / d)));
+                    levels[16 * g + i] = (sbyte)(l + 4);
+                }
+            }
+            var hmask = block.Slice(HmaskOffset, 32);
+            hmask.Clear();
+            for (int e = 0; e < QK; e++)
+            {
+                if (levels[e] > 3)
+                {
+                    hmask[e % 32] |= (byte)(1 << (e / 32));
+                    levels[e] -= 4;
+                }
+            }
+            var qs = block.Slice(QsOffset, 64);
+            for (int h = 0; h < 2; h++)
+            {
+                for (int l = 0; l < 32; l++)
+                {
+                    int e = 128 * h + l;
+                    qs[32 * h + l] = (byte)((byte)levels[e] | ((byte)levels[e + 32] << 2) | ((byte)levels[e + 64] << 4) | ((byte)levels[e + 96] << 6));
+                }
+            }
+        }
+    }
+
+    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        Span<sbyte> q = stackalloc sbyte[QK];
+        float sum = 0;
+        for (int b = 0; b < n / QK; b++)
+        {
+            var w = weights.Slice(b * Bytes, Bytes);
+            var a = activations.Slice(b * ActBytes, ActBytes);
+            Unpack(w, q);
+            var qa = MemoryMarshal.Cast<byte, sbyte>(a.Slice(Q8_KFormat.QsOffset, QK));
+            int sumi = 0;
+            for (int g = 0; g < 16; g++) sumi += Scale(w, g) * Int8Dot.Dot(q.Slice(16 * g, 16), qa.Slice(16 * g, 16));
+            sum += Fp16.Read(w[DOffset..]) * BitConverter.ToSingle(a) * sumi;
+        }
+        return sum;
+    }
+}

@@ -1,0 +1,109 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace CompactAI.Tensors.Formats;
+
+/// <summary>
+/// Q4_0: blocks of 32 weights in 18 bytes, f16 d then 16 bytes of nibbles (byte j holds element j in its low nibble and
+/// element j+16 in its high one); w = d·(q − 8). Activations: Q8_0.
+/// </summary>
+/// <remarks>
+/// Quantize (ggml's <c>quantize_row_q4_0_ref</c>): m = the element of largest magnitude (first one on ties), d = m / −8,
+/// q = min(15, trunc(x·(1/d) + 8.5)), so m itself maps to q = 0.
+/// Dot: Σ_blocks d_w·d_a·Σ (q_w − 8)·q_a.
+/// </remarks>
+internal sealed unsafe class Q4_0Format() : TensorFormat(GgmlType.Q4_0)
+{
+    private const int QK = 32, Bytes = 18, ActBytes = 34;
+
+    public override GgmlType ActivationType => GgmlType.Q8_0;
+
+    public override bool CanQuantize => true;
+
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        for (int b = 0; b < dst.Length / QK; b++)
+        {
+            var block = src.Slice(b * Bytes, Bytes);
+            float d = Fp16.Read(block);
+            var y = dst.Slice(b * QK, QK);
+            for (int j = 0; j < QK / 2; j++)
+            {
+                y[j] = ((block[2 + j] & 0x0F) - 8) * d;
+                y[j + QK / 2] = ((block[2 + j] >> 4) - 8) * d;
+            }
+        }
+    }
+
+    public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        for (int b = 0; b < src.Length / QK; b++)
+        {
+            var x = src.Slice(b * QK, QK);
+            var block = dst.Slice(b * Bytes, Bytes);
+            float amax = 0, max = 0;
+            for (int j = 0; j < QK; j++)
+            {
+                if (amax < MathF.Abs(x[j])) { amax = MathF.Abs(x[j]); max = x[j]; }
+            }
+            float d = max / -8;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            Fp16.Write(block, d);
+            for (int j = 0; j < QK / 2; j++)
+            {
+                int q0 = Math.Min(15, (int)(x[j] * id + 8.5f));
+                int q1 = Math.Min(15, (int)(x[j + QK / 2] * id + 8.5f));
+                block[2 + j] = (byte)(q0 | (q1 << 4));
+            }
+        }
+    }
+
+    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        if (!Int8Dot.IsAvx2) return DotPortable(weights, activations, n);
+        fixed (byte* pw0 = weights, pa0 = activations)
+        {
+            byte* pw = pw0, pa = pa0;
+            var acc0 = Vector256<float>.Zero;
+            var acc1 = Vector256<float>.Zero;
+            var eight = Vector256.Create((sbyte)8);
+            int nb = n / QK, b = 0;
+            for (; b + 2 <= nb; b += 2, pw += 2 * Bytes, pa += 2 * ActBytes)
+            {
+                var w0 = Avx2.Subtract(Int8Dot.Nibbles16(pw + 2).AsSByte(), eight);
+                var w1 = Avx2.Subtract(Int8Dot.Nibbles16(pw + Bytes + 2).AsSByte(), eight);
+                var s0 = Int8Dot.MulSum(w0, Avx.LoadVector256((sbyte*)pa + 2));
+                var s1 = Int8Dot.MulSum(w1, Avx.LoadVector256((sbyte*)pa + ActBytes + 2));
+                acc0 = Int8Dot.MulAdd(s0, Fp16.Read(pw) * Fp16.Read(pa), acc0);
+                acc1 = Int8Dot.MulAdd(s1, Fp16.Read(pw + Bytes) * Fp16.Read(pa + ActBytes), acc1);
+            }
+            if (b < nb)
+            {
+                var w0 = Avx2.Subtract(Int8Dot.Nibbles16(pw + 2).AsSByte(), eight);
+                var s0 = Int8Dot.MulSum(w0, Avx.LoadVector256((sbyte*)pa + 2));
+                acc0 = Int8Dot.MulAdd(s0, Fp16.Read(pw) * Fp16.Read(pa), acc0);
+            }
+            return Int8Dot.Sum(acc0 + acc1);
+        }
+    }
+
+    /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        Span<sbyte> q = stackalloc sbyte[QK];
+        float sum = 0;
+        for (int b = 0; b < n / QK; b++)
+        {
+            var w = weights.Slice(b * Bytes, Bytes);
+            var a = activations.Slice(b * ActBytes, ActBytes);
+            for (int j = 0; j < QK / 2; j++)
+            {
+                q[j] = (sbyte)((w[2 + j] & 0x0F) - 8);
+                q[j + QK / 2] = (sbyte)((w[2 + j] >> 4) - 8);
+            }
+            int isum = Int8Dot.Dot(q, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(a.Slice(2, QK)));
+            sum += isum * (Fp16.Read(w) * Fp16.Read(a));
+        }
+        return sum;
+    }
+}

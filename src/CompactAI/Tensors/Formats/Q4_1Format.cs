@@ -1,0 +1,100 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace CompactAI.Tensors.Formats;
+
+/// <summary>
+/// Q4_1: blocks of 32 weights in 20 bytes, f16 d, f16 m, then 16 bytes of nibbles (as Q4_0); w = d·q + m.
+/// Activations: Q8_1.
+/// </summary>
+/// <remarks>
+/// Quantize (ggml's <c>quantize_row_q4_1_ref</c>): m = min x, d = (max − min) / 15, q = min(15, trunc((x − m)·(1/d) + 0.5)).
+/// Dot: Σ_blocks d_w·d_a·Σ q_w·q_a + m_w·s_a, where s_a = d_a·Σ q_a is stored in the Q8_1 block.
+/// </remarks>
+internal sealed unsafe class Q4_1Format() : TensorFormat(GgmlType.Q4_1)
+{
+    private const int QK = 32, Bytes = 20, ActBytes = 36;
+
+    public override GgmlType ActivationType => GgmlType.Q8_1;
+
+    public override bool CanQuantize => true;
+
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        for (int b = 0; b < dst.Length / QK; b++)
+        {
+            var block = src.Slice(b * Bytes, Bytes);
+            float d = Fp16.Read(block), m = Fp16.Read(block[2..]);
+            var y = dst.Slice(b * QK, QK);
+            for (int j = 0; j < QK / 2; j++)
+            {
+                y[j] = (block[4 + j] & 0x0F) * d + m;
+                y[j + QK / 2] = (block[4 + j] >> 4) * d + m;
+            }
+        }
+    }
+
+    public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        for (int b = 0; b < src.Length / QK; b++)
+        {
+            var x = src.Slice(b * QK, QK);
+            var block = dst.Slice(b * Bytes, Bytes);
+            float min = float.MaxValue, max = -float.MaxValue;
+            for (int j = 0; j < QK; j++)
+            {
+                if (x[j] < min) min = x[j];
+                if (x[j] > max) max = x[j];
+            }
+            float d = (max - min) / 15;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            Fp16.Write(block, d);
+            Fp16.Write(block[2..], min);
+            for (int j = 0; j < QK / 2; j++)
+            {
+                int q0 = Math.Min(15, (int)((x[j] - min) * id + 0.5f));
+                int q1 = Math.Min(15, (int)((x[j + QK / 2] - min) * id + 0.5f));
+                block[4 + j] = (byte)(q0 | (q1 << 4));
+            }
+        }
+    }
+
+    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        if (!Int8Dot.IsAvx2) return DotPortable(weights, activations, n);
+        fixed (byte* pw0 = weights, pa0 = activations)
+        {
+            var acc = Vector256<float>.Zero;
+            float offsets = 0;
+            for (int b = 0; b < n / QK; b++)
+            {
+                byte* pw = pw0 + b * Bytes, pa = pa0 + b * ActBytes;
+                var s = Int8Dot.MulSumUnsigned(Int8Dot.Nibbles16(pw + 4), Avx.LoadVector256((sbyte*)pa + 4));
+                acc = Int8Dot.MulAdd(s, Fp16.Read(pw) * Fp16.Read(pa), acc);
+                offsets += Fp16.Read(pw + 2) * Fp16.Read(pa + 2);
+            }
+            return Int8Dot.Sum(acc) + offsets;
+        }
+    }
+
+    /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        Span<sbyte> q = stackalloc sbyte[QK];
+        float sum = 0;
+        for (int b = 0; b < n / QK; b++)
+        {
+            var w = weights.Slice(b * Bytes, Bytes);
+            var a = activations.Slice(b * ActBytes, ActBytes);
+            for (int j = 0; j < QK / 2; j++)
+            {
+                q[j] = (sbyte)(w[4 + j] & 0x0F);
+                q[j + QK / 2] = (sbyte)(w[4 + j] >> 4);
+            }
+            int isum = Int8Dot.Dot(q, MemoryMarshal.Cast<byte, sbyte>(a.Slice(4, QK)));
+            sum += isum * (Fp16.Read(w) * Fp16.Read(a)) + Fp16.Read(w[2..]) * Fp16.Read(a[2..]);
+        }
+        return sum;
+    }
+}

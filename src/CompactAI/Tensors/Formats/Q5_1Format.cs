@@ -1,0 +1,113 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace CompactAI.Tensors.Formats;
+
+/// <summary>
+/// Q5_1: blocks of 32 weights in 24 bytes, f16 d, f16 m, u32 qh (fifth bits), 16 bytes of low nibbles; w = d·q + m.
+/// Activations: Q8_1.
+/// </summary>
+/// <remarks>
+/// Quantize (ggml's <c>quantize_row_q5_1_ref</c>): m = min x, d = (max − min) / 31, q = trunc((x − m)·(1/d) + 0.5).
+/// Dot: Σ_blocks d_w·d_a·Σ q_w·q_a + m_w·s_a.
+/// </remarks>
+internal sealed unsafe class Q5_1Format() : TensorFormat(GgmlType.Q5_1)
+{
+    private const int QK = 32, Bytes = 24, ActBytes = 36;
+
+    public override GgmlType ActivationType => GgmlType.Q8_1;
+
+    public override bool CanQuantize => true;
+
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        Span<sbyte> q = stackalloc sbyte[QK];
+        for (int b = 0; b < dst.Length / QK; b++)
+        {
+            var block = src.Slice(b * Bytes, Bytes);
+            float d = Fp16.Read(block), m = Fp16.Read(block[2..]);
+            Unpack(block, q);
+            var y = dst.Slice(b * QK, QK);
+            for (int j = 0; j < QK; j++) y[j] = q[j] * d + m;
+        }
+    }
+
+    /// <summary>The unsigned 5-bit values q of one block.</summary>
+    private static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q)
+    {
+        uint qh = Unsafe.ReadUnaligned<uint>(ref MemoryMarshal.GetReference(block[4..]));
+        for (int j = 0; j < QK / 2; j++)
+        {
+            q[j] = (sbyte)((block[8 + j] & 0x0F) | (int)(((qh >> j) & 1) << 4));
+            q[j + QK / 2] = (sbyte)((block[8 + j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4));
+        }
+    }
+
+    public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        for (int b = 0; b < src.Length / QK; b++)
+        {
+            var x = src.Slice(b * QK, QK);
+            var block = dst.Slice(b * Bytes, Bytes);
+            float min = float.MaxValue, max = -float.MaxValue;
+            for (int j = 0; j < QK; j++)
+            {
+                if (x[j] < min) min = x[j];
+                if (x[j] > max) max = x[j];
+            }
+            float d = (max - min) / 31;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            Fp16.Write(block, d);
+            Fp16.Write(block[2..], min);
+            uint qh = 0;
+            for (int j = 0; j < QK / 2; j++)
+            {
+                int q0 = (byte)(int)((x[j] - min) * id + 0.5f);
+                int q1 = (byte)(int)((x[j + QK / 2] - min) * id + 0.5f);
+                block[8 + j] = (byte)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+                qh |= (uint)((q0 & 0x10) >> 4) << j;
+                qh |= (uint)((q1 & 0x10) >> 4) << (j + QK / 2);
+            }
+            Unsafe.WriteUnaligned(ref block[4], qh);
+        }
+    }
+
+    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        if (!Int8Dot.IsAvx2) return DotPortable(weights, activations, n);
+        fixed (byte* pw0 = weights, pa0 = activations)
+        {
+            var acc = Vector256<float>.Zero;
+            var bit4 = Vector256.Create((byte)0x10);
+            float offsets = 0;
+            for (int b = 0; b < n / QK; b++)
+            {
+                byte* pw = pw0 + b * Bytes, pa = pa0 + b * ActBytes;
+                var fifth = Avx2.And(Int8Dot.BitsToBytes(Unsafe.ReadUnaligned<uint>(pw + 4)), bit4);
+                var w = Avx2.Or(Int8Dot.Nibbles16(pw + 8), fifth);
+                var s = Int8Dot.MulSumUnsigned(w, Avx.LoadVector256((sbyte*)pa + 4));
+                acc = Int8Dot.MulAdd(s, Fp16.Read(pw) * Fp16.Read(pa), acc);
+                offsets += Fp16.Read(pw + 2) * Fp16.Read(pa + 2);
+            }
+            return Int8Dot.Sum(acc) + offsets;
+        }
+    }
+
+    /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        Span<sbyte> q = stackalloc sbyte[QK];
+        float sum = 0;
+        for (int b = 0; b < n / QK; b++)
+        {
+            var w = weights.Slice(b * Bytes, Bytes);
+            var a = activations.Slice(b * ActBytes, ActBytes);
+            Unpack(w, q);
+            int isum = Int8Dot.Dot(q, MemoryMarshal.Cast<byte, sbyte>(a.Slice(4, QK)));
+            sum += isum * (Fp16.Read(w) * Fp16.Read(a)) + Fp16.Read(w[2..]) * Fp16.Read(a[2..]);
+        }
+        return sum;
+    }
+}

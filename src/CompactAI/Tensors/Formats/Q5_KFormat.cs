@@ -1,0 +1,184 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace CompactAI.Tensors.Formats;
+
+/// <summary>
+/// Q5_K: super-blocks of 256 weights in 176 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales/mins (as Q4_K), 32 bytes qh of
+/// fifth bits (byte l, bit 2c: weight 64c + l; bit 2c+1: weight 64c + 32 + l), then 128 bytes of low nibbles (as Q4_K).
+/// w = d·sc·q − dmin·m with q ∈ [0, 31]. Activations: Q8_K.
+/// </summary>
+/// <remarks>
+/// Quantize (ggml's <c>quantize_row_q5_K_ref</c>): as Q4_K with nmax 31, rmin −0.5, rdelta 0.1, 15 steps.
+/// Dot: as Q4_K.
+/// </remarks>
+internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
+{
+    private const int QK = KQuantMath.QK_K, Bytes = 176, ActBytes = 292;
+
+    public override GgmlType ActivationType => GgmlType.Q8_K;
+
+    public override bool CanQuantize => true;
+
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        Span<sbyte> q = stackalloc sbyte[QK];
+        for (int b = 0; b < dst.Length / QK; b++)
+        {
+            var block = src.Slice(b * Bytes, Bytes);
+            float d = Fp16.Read(block), dmin = Fp16.Read(block[2..]);
+            Unpack(block, q);
+            var y = dst.Slice(b * QK, QK);
+            for (int j = 0; j < 8; j++)
+            {
+                KQuantMath.GetScaleMinK4(j, block.Slice(4, 12), out int sc, out int m);
+                float dl = d * sc, ml = dmin * m;
+                for (int l = 0; l < 32; l++) y[32 * j + l] = dl * q[32 * j + l] - ml;
+            }
+        }
+    }
+
+    /// <summary>The 256 unsigned 5-bit values of one block.</summary>
+    private static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q)
+    {
+        var qh = block.Slice(16, 32);
+        var ql = block.Slice(48, 128);
+        for (int c = 0; c < 4; c++)
+        {
+            for (int l = 0; l < 32; l++)
+            {
+                q[64 * c + l] = (sbyte)((ql[32 * c + l] & 0xF) | (((qh[l] >> (2 * c)) & 1) << 4));
+                q[64 * c + 32 + l] = (sbyte)((ql[32 * c + l] >> 4) | (((qh[l] >> (2 * c + 1)) & 1) << 4));
+            }
+        }
+    }
+
+    public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        Span<byte> levels = stackalloc byte[QK];
+        Span<byte> aux = stackalloc byte[32];
+        Span<float> weights = stackalloc float[32];
+        Span<float> mins = stackalloc float[8];
+        Span<float> scales = stackalloc float[8];
+        Span<byte> ls = stackalloc byte[8];
+        Span<byte> lm = stackalloc byte[8];
+        for (int b = 0; b < src.Length / QK; b++)
+        {
+            var x = src.Slice(b * QK, QK);
+            var block = dst.Slice(b * Bytes, Bytes);
+            float maxScale = 0, maxMin = 0;
+            for (int j = 0; j < 8; j++)
+            {
+                var xj = x.Slice(32 * j, 32);
+                float sumX2 = 0;
+                for (int l = 0; l < 32; l++) sumX2 += xj[l] * xj[l];
+                float avX = MathF.Sqrt(sumX2 / 32);
+                for (int l = 0; l < 32; l++) weights[l] = avX + MathF.Abs(xj[l]);
+                scales[j] = KQuantMath.MakeQkx2Quants(32, 31, xj, weights, levels.Slice(32 * j, 32), out mins[j], aux, -0.5f, 0.1f, 15, false);
+                if (scales[j] > maxScale) maxScale = scales[j];
+                if (mins[j] > maxMin) maxMin = mins[j];
+            }
+            float invScale = maxScale > 0 ? 63f / maxScale : 0f;
+            float invMin = maxMin > 0 ? 63f / maxMin : 0f;
+            for (int j = 0; j < 8; j++)
+            {
+                ls[j] = Math.Min((byte)63, (byte)KQuantMath.NearestInt(invScale * scales[j]));
+                lm[j] = Math.Min((byte)63, (byte)KQuantMath.NearestInt(invMin * mins[j]));
+            }
+            KQuantMath.PackScaleMinK4(ls, lm, block.Slice(4, 12));
+            Fp16.Write(block, maxScale / 63f);
+            Fp16.Write(block[2..], maxMin / 63f);
+            float dAll = Fp16.Read(block), dminAll = Fp16.Read(block[2..]);
+            for (int j = 0; j < 8; j++)
+            {
+                KQuantMath.GetScaleMinK4(j, block.Slice(4, 12), out int sc, out int m);
+                float d = dAll * sc;
+                if (d == 0) continue;
+                float dm = dminAll * m;
+                for (int i = 0; i < 32; i++)
+                {
+                    levels[32 * j + i] = (byte)Math.Max(0, Math.Min(31, KQuantMath.NearestInt((x[32 * j + i] + dm) / d)));
+                }
+            }
+            var qh = block.Slice(16, 32);
+            var ql = block.Slice(48, 128);
+            qh.Clear();
+            for (int c = 0; c < 4; c++)
+            {
+                for (int l = 0; l < 32; l++)
+                {
+                    int l1 = levels[64 * c + l], l2 = levels[64 * c + 32 + l];
+                    if (l1 > 15) { l1 -= 16; qh[l] |= (byte)(1 << (2 * c)); }
+                    if (l2 > 15) { l2 -= 16; qh[l] |= (byte)(2 << (2 * c)); }
+                    ql[32 * c + l] = (byte)(l1 | (l2 << 4));
+                }
+            }
+        }
+    }
+
+    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        if (!Int8Dot.IsAvx2) return DotPortable(weights, activations, n);
+        byte* sm = stackalloc byte[16];
+        var scales = new Span<byte>(sm, 8);
+        var mins = new Span<byte>(sm + 8, 8);
+        fixed (byte* pw0 = weights, pa0 = activations)
+        {
+            var acc = Vector256<float>.Zero;
+            float minSum = 0;
+            var low = Vector256.Create((byte)0x0F);
+            var bit4 = Vector256.Create((byte)0x10);
+            for (int b = 0; b < n / QK; b++)
+            {
+                byte* pw = pw0 + b * Bytes, pa = pa0 + b * ActBytes;
+                float da = *(float*)pa;
+                Q4_KFormat.UnpackScales(new ReadOnlySpan<byte>(pw + 4, 12), scales, mins);
+                minSum += Fp16.Read(pw + 2) * da * Q4_KFormat.MinTerm(mins, pa);
+                var sumi = Vector256<int>.Zero;
+                var hbits = Avx.LoadVector256(pw + 16);
+                byte* q = pw + 48;
+                sbyte* a = (sbyte*)pa + Q8_KFormat.QsOffset;
+                for (int c = 0; c < 4; c++, q += 32, a += 64)
+                {
+                    var bytes = Avx.LoadVector256(q);
+                    var m1 = Vector256.Create((byte)(1 << (2 * c)));
+                    var m2 = Vector256.Create((byte)(2 << (2 * c)));
+                    var lo = Avx2.Or(Avx2.And(bytes, low), Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, m1), m1), bit4));
+                    var hi = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte(), low),
+                                     Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, m2), m2), bit4));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, lo, Avx.LoadVector256(a), Vector256.Create((short)sm[2 * c]));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, hi, Avx.LoadVector256(a + 32), Vector256.Create((short)sm[2 * c + 1]));
+                }
+                acc = Int8Dot.MulAdd(sumi, Fp16.Read(pw) * da, acc);
+            }
+            return Int8Dot.Sum(acc) - minSum;
+        }
+    }
+
+    /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        Span<sbyte> q = stackalloc sbyte[QK];
+        Span<byte> scales = stackalloc byte[8], mins = stackalloc byte[8];
+        float sum = 0;
+        for (int b = 0; b < n / QK; b++)
+        {
+            var w = weights.Slice(b * Bytes, Bytes);
+            var a = activations.Slice(b * ActBytes, ActBytes);
+            Q4_KFormat.UnpackScales(w.Slice(4, 12), scales, mins);
+            Unpack(w, q);
+            var qa = MemoryMarshal.Cast<byte, sbyte>(a.Slice(Q8_KFormat.QsOffset, QK));
+            var bsums = MemoryMarshal.Cast<byte, short>(a.Slice(Q8_KFormat.BsumsOffset, 32));
+            int sumi = 0, summ = 0;
+            for (int j = 0; j < 8; j++)
+            {
+                sumi += scales[j] * Int8Dot.Dot(q.Slice(32 * j, 32), qa.Slice(32 * j, 32));
+                summ += mins[j] * (bsums[2 * j] + bsums[2 * j + 1]);
+            }
+            float da = BitConverter.ToSingle(a);
+            sum += Fp16.Read(w) * da * sumi - Fp16.Read(w[2..]) * da * summ;
+        }
+        return sum;
+    }
+}

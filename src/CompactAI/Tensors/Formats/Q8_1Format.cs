@@ -1,0 +1,88 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace CompactAI.Tensors.Formats;
+
+/// <summary>
+/// Q8_1: blocks of 32 values in 36 bytes, f16 d, f16 s = d·Σq, then 32 int8 q; x = d·q. The activation format of
+/// Q4_1 and Q5_1 weights, whose offset term m·Σx is then m·s.
+/// </summary>
+/// <remarks>
+/// Quantize (ggml's <c>quantize_row_q8_1_ref</c>): as Q8_0 (d = max|x| / 127, q = roundf(x·(1/d))), plus s = f16(d·Σq).
+/// Dot of two Q8_1 rows: Σ_blocks d₁·d₂·Σ q₁·q₂ (ggml has no Q8_1 weight kernel; this one makes the format complete).
+/// </remarks>
+internal sealed unsafe class Q8_1Format() : TensorFormat(GgmlType.Q8_1)
+{
+    private const int QK = 32, Bytes = 36;
+
+    public override GgmlType ActivationType => GgmlType.Q8_1;
+
+    public override bool CanQuantize => true;
+
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        for (int b = 0; b < dst.Length / QK; b++)
+        {
+            var block = src.Slice(b * Bytes, Bytes);
+            float d = Fp16.Read(block);
+            var q = MemoryMarshal.Cast<byte, sbyte>(block[4..]);
+            var y = dst.Slice(b * QK, QK);
+            for (int j = 0; j < QK; j++) y[j] = q[j] * d;
+        }
+    }
+
+    public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        for (int b = 0; b < src.Length / QK; b++)
+        {
+            var x = src.Slice(b * QK, QK);
+            var block = dst.Slice(b * Bytes, Bytes);
+            float amax = 0;
+            for (int j = 0; j < QK; j++) amax = Math.Max(amax, MathF.Abs(x[j]));
+            float d = amax / 127;
+            float id = d != 0 ? 1.0f / d : 0.0f;
+            Fp16.Write(block, d);
+            int sum = 0;
+            for (int j = 0; j < QK; j++)
+            {
+                var q = (sbyte)MathF.Round(x[j] * id, MidpointRounding.AwayFromZero);
+                block[4 + j] = (byte)q;
+                sum += q;
+            }
+            Fp16.Write(block[2..], sum * d);
+        }
+    }
+
+    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        if (!Int8Dot.IsAvx2) return DotPortable(weights, activations, n);
+        fixed (byte* pw0 = weights, pa0 = activations)
+        {
+            var acc = Vector256<float>.Zero;
+            for (int b = 0; b < n / QK; b++)
+            {
+                byte* pw = pw0 + b * Bytes, pa = pa0 + b * Bytes;
+                var s = Int8Dot.MulSum(Avx.LoadVector256((sbyte*)pw + 4), Avx.LoadVector256((sbyte*)pa + 4));
+                acc = Int8Dot.MulAdd(s, Fp16.Read(pw) * Fp16.Read(pa), acc);
+            }
+            return Int8Dot.Sum(acc);
+        }
+    }
+
+    /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        float sum = 0;
+        for (int b = 0; b < n / QK; b++)
+        {
+            var w = weights.Slice(b * Bytes, Bytes);
+            var a = activations.Slice(b * Bytes, Bytes);
+            int isum = Int8Dot.Dot(ref Unsafe.As<byte, sbyte>(ref MemoryMarshal.GetReference(w[4..])),
+                                   ref Unsafe.As<byte, sbyte>(ref MemoryMarshal.GetReference(a[4..])), QK);
+            sum += isum * (Fp16.Read(w) * Fp16.Read(a));
+        }
+        return sum;
+    }
+}
