@@ -1,0 +1,121 @@
+/*
+ * Version, feature report, instruction-set selection and the matrix entry. The best kernels the CPU supports are chosen
+ * once (on first use); cai_set_max_isa lets tests and benchmarks cap the choice to compare paths.
+ */
+#include "cai_internal.h"
+
+static int g_best_isa = -1; /* detected level, −1 until first use */
+static int g_isa = -1;      /* level in use */
+
+static int detect_isa(void)
+{
+#if CAI_X86 && defined(__AVX2__)
+#  if CAI_HAVE_VNNI_KERNELS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512vnni"))
+        return CAI_ISA_AVX512_VNNI;
+#  endif
+    return CAI_ISA_AVX2;
+#else
+    return CAI_ISA_SCALAR;
+#endif
+}
+
+static int current_isa(void)
+{
+    /* Racing first calls compute the same value, so a plain store is enough. */
+    if (g_isa < 0) {
+        g_best_isa = detect_isa();
+        g_isa = g_best_isa;
+    }
+    return g_isa;
+}
+
+int cai_version(void) { return CAI_VERSION; }
+
+int cai_isa(void) { return current_isa(); }
+
+int cai_set_max_isa(int level)
+{
+    current_isa();
+    g_isa = level < 0 ? 0 : level < g_best_isa ? level : g_best_isa;
+    return g_isa;
+}
+
+const char* cai_features(void)
+{
+    switch (current_isa()) {
+    case CAI_ISA_AVX512_VNNI: return "avx2 fma f16c avx512vnni";
+    case CAI_ISA_AVX2: return "avx2 fma f16c";
+    default: return "scalar";
+    }
+}
+
+#if CAI_X86 && defined(__AVX2__)
+#  if CAI_HAVE_VNNI_KERNELS
+#    define CAI_PICK(name) \
+        (isa >= CAI_ISA_AVX512_VNNI ? name##_vnni : isa >= CAI_ISA_AVX2 ? name##_avx2 : name##_scalar)
+#  else
+#    define CAI_PICK(name) (isa >= CAI_ISA_AVX2 ? name##_avx2 : name##_scalar)
+#  endif
+#else
+#  define CAI_PICK(name) name##_scalar
+#endif
+
+/* The dot kernel of weight type `type` at level `isa`, with its block size; NULL when unsupported. */
+static cai_dot_fn pick(int type, int isa, int* block)
+{
+    (void)isa;
+    *block = QK;
+    switch (type) {
+    case CAI_TYPE_Q4_0: return CAI_PICK(cai_q4_0);
+    case CAI_TYPE_Q4_1: return CAI_PICK(cai_q4_1);
+    case CAI_TYPE_Q5_0: return CAI_PICK(cai_q5_0);
+    case CAI_TYPE_Q5_1: return CAI_PICK(cai_q5_1);
+    case CAI_TYPE_Q8_0: return CAI_PICK(cai_q8_0);
+    default: break;
+    }
+    *block = QK_K;
+    switch (type) {
+    case CAI_TYPE_Q2_K: return CAI_PICK(cai_q2_k);
+    case CAI_TYPE_Q3_K: return CAI_PICK(cai_q3_k);
+    case CAI_TYPE_Q4_K: return CAI_PICK(cai_q4_k);
+    case CAI_TYPE_Q5_K: return CAI_PICK(cai_q5_k);
+    case CAI_TYPE_Q6_K: return CAI_PICK(cai_q6_k);
+    default: return NULL;
+    }
+}
+
+#define CAI_DOT_ENTRY(wt, at, type)                                   \
+    float cai_dot_##wt##_##at(int n, const void* w, const void* a)    \
+    {                                                                 \
+        int block;                                                    \
+        return pick(type, current_isa(), &block)(n, w, a);            \
+    }
+
+CAI_DOT_ENTRY(q4_0, q8_0, CAI_TYPE_Q4_0)
+CAI_DOT_ENTRY(q4_1, q8_1, CAI_TYPE_Q4_1)
+CAI_DOT_ENTRY(q5_0, q8_0, CAI_TYPE_Q5_0)
+CAI_DOT_ENTRY(q5_1, q8_1, CAI_TYPE_Q5_1)
+CAI_DOT_ENTRY(q8_0, q8_0, CAI_TYPE_Q8_0)
+CAI_DOT_ENTRY(q2_k, q8_k, CAI_TYPE_Q2_K)
+CAI_DOT_ENTRY(q3_k, q8_k, CAI_TYPE_Q3_K)
+CAI_DOT_ENTRY(q4_k, q8_k, CAI_TYPE_Q4_K)
+CAI_DOT_ENTRY(q5_k, q8_k, CAI_TYPE_Q5_K)
+CAI_DOT_ENTRY(q6_k, q8_k, CAI_TYPE_Q6_K)
+
+int cai_matmul_rows(int wtype, const void* w, size_t row_bytes, int col, int row_start, int row_end, const void* act,
+                    size_t act_row_bytes, int batch, float* y, int y_stride)
+{
+    int block;
+    cai_dot_fn dot = pick(wtype, current_isa(), &block);
+    if (dot == NULL || col < 0 || col % block != 0) return -1;
+    const uint8_t *pw = w, *pa = act;
+    for (int r = row_start; r < row_end; r++) {
+        const uint8_t* row = pw + (size_t)r * row_bytes;
+        /* The weight row stays in L1 across the batch: weights are the large operand. */
+        for (int b = 0; b < batch; b++) y[(size_t)b * (size_t)y_stride + (size_t)r] = dot(col, row, pa + (size_t)b * act_row_bytes);
+    }
+    return 0;
+}
