@@ -35,7 +35,7 @@ public sealed class QuantFormatTests
     public static TheoryData<GgmlType> SimdTypes() => new()
     {
         GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q8_0, GgmlType.Q8_1,
-        GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.Q8_K,
+        GgmlType.Q2_K, GgmlType.Q3_K, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.Q8_K,
     };
 
     internal static float[] Gaussian(int n, int seed, float scale = 1f)
@@ -147,6 +147,8 @@ public sealed class QuantFormatTests
         GgmlType.Q5_1 => (w, a, n) => Q5_1Format.DotPortable(w, a, n),
         GgmlType.Q8_0 => (w, a, n) => Q8_0Format.DotPortable(w, a, n),
         GgmlType.Q8_1 => (w, a, n) => Q8_1Format.DotPortable(w, a, n),
+        GgmlType.Q2_K => (w, a, n) => Q2_KFormat.DotPortable(w, a, n),
+        GgmlType.Q3_K => (w, a, n) => Q3_KFormat.DotPortable(w, a, n),
         GgmlType.Q4_K => (w, a, n) => Q4_KFormat.DotPortable(w, a, n),
         GgmlType.Q5_K => (w, a, n) => Q5_KFormat.DotPortable(w, a, n),
         GgmlType.Q6_K => (w, a, n) => Q6_KFormat.DotPortable(w, a, n),

@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace CompactAI.Tensors.Formats;
 
@@ -10,9 +12,9 @@ namespace CompactAI.Tensors.Formats;
 /// <remarks>
 /// Quantize (ggml's <c>quantize_row_q2_K_ref</c>): per 16 weights <see cref="KQuantMath.MakeQkx2Quants"/> (nmax 3, weights |x|,
 /// rmin −0.5, rdelta 0.1, 15 steps, absolute error); scales and mins quantized to 4 bits against their maxima, then the weights
-/// requantized. Dot: d_w·d_a·Σ_g sc_g·Σ q·a − dmin_w·d_a·Σ_g m_g·bsum_g, through the portable int8 kernel.
+/// requantized. Dot: d_w·d_a·Σ_g sc_g·Σ q·a − dmin_w·d_a·Σ_g m_g·bsum_g.
 /// </remarks>
-internal sealed class Q2_KFormat() : TensorFormat(GgmlType.Q2_K)
+internal sealed unsafe class Q2_KFormat() : TensorFormat(GgmlType.Q2_K)
 {
     private const int QK = KQuantMath.QK_K, Bytes = 84, ActBytes = 292;
     private const int ScalesOffset = 0, QsOffset = 16, DOffset = 80, DminOffset = 82;
@@ -112,6 +114,47 @@ internal sealed class Q2_KFormat() : TensorFormat(GgmlType.Q2_K)
     }
 
     public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        if (!Int8Dot.IsAvx2) return DotPortable(weights, activations, n);
+        fixed (byte* pw0 = weights, pa0 = activations)
+        {
+            var acc = Vector256<float>.Zero;
+            float minSum = 0;
+            var low4 = Vector128.Create((byte)0x0F);
+            var two = Vector256.Create((byte)0x03);
+            var splitPair = Vector256.Create((byte)0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
+            for (int b = 0; b < n / QK; b++)
+            {
+                byte* pw = pw0 + b * Bytes, pa = pa0 + b * ActBytes;
+                float da = *(float*)pa;
+                var sc = Sse2.LoadVector128(pw + ScalesOffset);
+                var scales = Avx2.ConvertToVector256Int16(Sse2.And(sc, low4)).AsInt32();
+                var mins = Avx2.ConvertToVector256Int16(Sse2.ShiftRightLogical(sc.AsUInt16(), 4).AsByte() & low4);
+                var m = Avx2.MultiplyAddAdjacent(mins, Avx.LoadVector256((short*)(pa + Q8_KFormat.BsumsOffset)));
+                minSum += Fp16.Read(pw + DminOffset) * da * Vector256.Sum(m);
+                var sumi = Vector256<int>.Zero;
+                for (int h = 0; h < 2; h++)
+                {
+                    var q = Avx.LoadVector256(pw + QsOffset + 32 * h);
+                    sbyte* a = (sbyte*)pa + Q8_KFormat.QsOffset + 128 * h;
+                    int p = 4 * h;
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, Avx2.And(q, two), Avx.LoadVector256(a), Scales(scales, p, splitPair));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 2).AsByte(), two), Avx.LoadVector256(a + 32), Scales(scales, p + 1, splitPair));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 4).AsByte(), two), Avx.LoadVector256(a + 64), Scales(scales, p + 2, splitPair));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, Avx2.And(Avx2.ShiftRightLogical(q.AsUInt16(), 6).AsByte(), two), Avx.LoadVector256(a + 96), Scales(scales, p + 3, splitPair));
+                }
+                acc = Int8Dot.MulAdd(sumi, Fp16.Read(pw + DOffset) * da, acc);
+            }
+            return Int8Dot.Sum(acc) - minSum;
+        }
+    }
+
+    /// <summary>Scales 2p (first 16 weights, low lane) and 2p+1 (next 16, high lane) of a 32-weight group as int16 lanes.</summary>
+    internal static Vector256<short> Scales(Vector256<int> scalePairs, int p, Vector256<byte> splitPair) =>
+        Avx2.Shuffle(Avx2.PermuteVar8x32(scalePairs, Vector256.Create(p)).AsByte(), splitPair).AsInt16();
+
+    /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
         Span<sbyte> q = stackalloc sbyte[QK];
         float sum = 0;

@@ -111,22 +111,40 @@ internal sealed unsafe class Q4_KFormat() : TensorFormat(GgmlType.Q4_K)
         }
     }
 
-    /// <summary>Σ_j m_j·(bsum_{2j} + bsum_{2j+1}) for a Q8_K activation block.</summary>
+    /// <summary>
+    /// The eight 6-bit scales (byte j of <paramref name="scales"/>) and mins of the 12 packed bytes at <paramref name="p"/>,
+    /// unpacked with word operations: bytes 0-3 / 4-7 hold scales / mins 0-3 in their low 6 bits and the top 2 bits of
+    /// scales / mins 4-7 in their high 2; bytes 8-11 hold the low nibbles of scale j (low) and min j (high) for j = 4..7.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static int MinTerm(ReadOnlySpan<byte> mins, byte* act)
+    internal static void UnpackScales(byte* p, out ulong scales, out ulong mins)
     {
-        short* bsums = (short*)(act + Q8_KFormat.BsumsOffset);
-        int s = 0;
-        for (int j = 0; j < 8; j++) s += mins[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-        return s;
+        const uint low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, top2 = 0x03030303;
+        uint u0 = Unsafe.ReadUnaligned<uint>(p), u1 = Unsafe.ReadUnaligned<uint>(p + 4), u2 = Unsafe.ReadUnaligned<uint>(p + 8);
+        uint sc0 = u0 & low6;
+        uint sc1 = (u2 & low4) | (((u0 >> 6) & top2) << 4);
+        uint m0 = u1 & low6;
+        uint m1 = ((u2 >> 4) & low4) | (((u1 >> 6) & top2) << 4);
+        scales = sc0 | ((ulong)sc1 << 32);
+        mins = m0 | ((ulong)m1 << 32);
+    }
+
+    /// <summary>Σ_j m_j·(bsum_{2j} + bsum_{2j+1}) for a Q8_K activation block (eight mins packed in a word).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int MinTerm(ulong mins, byte* act)
+    {
+        var bsums = Avx.LoadVector256((short*)(act + Q8_KFormat.BsumsOffset));
+        var pairs = Ssse3.HorizontalAdd(bsums.GetLower(), bsums.GetUpper()); // bsum_{2j} + bsum_{2j+1}, j = 0..7
+        var m16 = Sse41.ConvertToVector128Int16(Vector128.CreateScalar(mins).AsByte());
+        var prod = Sse2.MultiplyAddAdjacent(m16, pairs);
+        prod = Sse2.Add(prod, Sse2.Shuffle(prod, 0b01_00_11_10));
+        prod = Sse2.Add(prod, Sse2.Shuffle(prod, 0b10_11_00_01));
+        return prod.ToScalar();
     }
 
     public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
         if (!Int8Dot.IsAvx2) return DotPortable(weights, activations, n);
-        byte* sm = stackalloc byte[16];
-        var scales = new Span<byte>(sm, 8);
-        var mins = new Span<byte>(sm + 8, 8);
         fixed (byte* pw0 = weights, pa0 = activations)
         {
             var acc = Vector256<float>.Zero;
@@ -136,18 +154,18 @@ internal sealed unsafe class Q4_KFormat() : TensorFormat(GgmlType.Q4_K)
             {
                 byte* pw = pw0 + b * Bytes, pa = pa0 + b * ActBytes;
                 float da = *(float*)pa;
-                UnpackScales(new ReadOnlySpan<byte>(pw + 4, 12), scales, mins);
+                UnpackScales(pw + 4, out ulong scales, out ulong mins);
                 minSum += Fp16.Read(pw + 2) * da * MinTerm(mins, pa);
                 var sumi = Vector256<int>.Zero;
                 byte* q = pw + 16;
                 sbyte* a = (sbyte*)pa + Q8_KFormat.QsOffset;
-                for (int c = 0; c < 4; c++, q += 32, a += 64)
+                for (int c = 0; c < 4; c++, q += 32, a += 64, scales >>= 16)
                 {
                     var bytes = Avx.LoadVector256(q);
                     var lo = Avx2.And(bytes, low);
                     var hi = Avx2.And(Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte(), low);
-                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, lo, Avx.LoadVector256(a), Vector256.Create((short)sm[2 * c]));
-                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, hi, Avx.LoadVector256(a + 32), Vector256.Create((short)sm[2 * c + 1]));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, lo, Avx.LoadVector256(a), Vector256.Create((short)(byte)scales));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, hi, Avx.LoadVector256(a + 32), Vector256.Create((short)(byte)(scales >> 8)));
                 }
                 acc = Int8Dot.MulAdd(sumi, Fp16.Read(pw) * da, acc);
             }

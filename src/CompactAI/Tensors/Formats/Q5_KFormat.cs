@@ -120,9 +120,6 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
     public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
         if (!Int8Dot.IsAvx2) return DotPortable(weights, activations, n);
-        byte* sm = stackalloc byte[16];
-        var scales = new Span<byte>(sm, 8);
-        var mins = new Span<byte>(sm + 8, 8);
         fixed (byte* pw0 = weights, pa0 = activations)
         {
             var acc = Vector256<float>.Zero;
@@ -133,13 +130,13 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
             {
                 byte* pw = pw0 + b * Bytes, pa = pa0 + b * ActBytes;
                 float da = *(float*)pa;
-                Q4_KFormat.UnpackScales(new ReadOnlySpan<byte>(pw + 4, 12), scales, mins);
+                Q4_KFormat.UnpackScales(pw + 4, out ulong scales, out ulong mins);
                 minSum += Fp16.Read(pw + 2) * da * Q4_KFormat.MinTerm(mins, pa);
                 var sumi = Vector256<int>.Zero;
                 var hbits = Avx.LoadVector256(pw + 16);
                 byte* q = pw + 48;
                 sbyte* a = (sbyte*)pa + Q8_KFormat.QsOffset;
-                for (int c = 0; c < 4; c++, q += 32, a += 64)
+                for (int c = 0; c < 4; c++, q += 32, a += 64, scales >>= 16)
                 {
                     var bytes = Avx.LoadVector256(q);
                     var m1 = Vector256.Create((byte)(1 << (2 * c)));
@@ -147,8 +144,8 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
                     var lo = Avx2.Or(Avx2.And(bytes, low), Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, m1), m1), bit4));
                     var hi = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte(), low),
                                      Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, m2), m2), bit4));
-                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, lo, Avx.LoadVector256(a), Vector256.Create((short)sm[2 * c]));
-                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, hi, Avx.LoadVector256(a + 32), Vector256.Create((short)sm[2 * c + 1]));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, lo, Avx.LoadVector256(a), Vector256.Create((short)(byte)scales));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, hi, Avx.LoadVector256(a + 32), Vector256.Create((short)(byte)(scales >> 8)));
                 }
                 acc = Int8Dot.MulAdd(sumi, Fp16.Read(pw) * da, acc);
             }

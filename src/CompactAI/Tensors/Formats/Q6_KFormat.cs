@@ -115,14 +115,16 @@ internal sealed unsafe class Q6_KFormat() : TensorFormat(GgmlType.Q6_K)
             var acc = Vector256<float>.Zero;
             var low = Vector256.Create((byte)0x0F);
             var two = Vector256.Create((byte)0x03);
+            // Picks int16 0 of each dword in the low 128 bits and int16 1 in the high 128 bits.
+            var splitPair = Vector256.Create((byte)0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3, 2, 3);
             for (int b = 0; b < n / QK; b++)
             {
                 byte* pw = pw0 + b * Bytes, pa = pa0 + b * ActBytes;
-                sbyte* sc = (sbyte*)pw + ScalesOffset;
-                short* bsums = (short*)(pa + Q8_KFormat.BsumsOffset);
-                int offset = 0;
-                for (int g = 0; g < 16; g++) offset += sc[g] * bsums[g];
-                var sumi = Vector256<int>.Zero;
+                var sc16 = Avx2.ConvertToVector256Int16(Sse2.LoadVector128((sbyte*)pw + ScalesOffset));
+                // −32·Σ_g sc_g·bsum_g, the offset of q − 32, folded into the integer sum up front.
+                var offset = Avx2.MultiplyAddAdjacent(sc16, Avx.LoadVector256((short*)(pa + Q8_KFormat.BsumsOffset)));
+                var sumi = Avx2.Subtract(Vector256<int>.Zero, Avx2.ShiftLeftLogical(offset, 5));
+                var scPairs = sc16.AsInt32();
                 for (int h = 0; h < 2; h++)
                 {
                     byte* ql = pw + QlOffset + 64 * h;
@@ -130,18 +132,16 @@ internal sealed unsafe class Q6_KFormat() : TensorFormat(GgmlType.Q6_K)
                     var qlA = Avx.LoadVector256(ql);
                     var qlB = Avx.LoadVector256(ql + 32);
                     sbyte* a = (sbyte*)pa + Q8_KFormat.QsOffset + 128 * h;
-                    sbyte* s = sc + 8 * h;
                     var q1 = Avx2.Or(Avx2.And(qlA, low), HighBits(qh, two));
                     var q2 = Avx2.Or(Avx2.And(qlB, low), HighBits(Avx2.ShiftRightLogical(qh.AsUInt16(), 2).AsByte(), two));
                     var q3 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(qlA.AsUInt16(), 4).AsByte(), low), HighBits(Avx2.ShiftRightLogical(qh.AsUInt16(), 4).AsByte(), two));
                     var q4 = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(qlB.AsUInt16(), 4).AsByte(), low), HighBits(Avx2.ShiftRightLogical(qh.AsUInt16(), 6).AsByte(), two));
-                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, q1, Avx.LoadVector256(a), Scales(s[0], s[1]));
-                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, q2, Avx.LoadVector256(a + 32), Scales(s[2], s[3]));
-                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, q3, Avx.LoadVector256(a + 64), Scales(s[4], s[5]));
-                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, q4, Avx.LoadVector256(a + 96), Scales(s[6], s[7]));
+                    int pair = 4 * h;
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, q1, Avx.LoadVector256(a), Scales(scPairs, pair, splitPair));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, q2, Avx.LoadVector256(a + 32), Scales(scPairs, pair + 1, splitPair));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, q3, Avx.LoadVector256(a + 64), Scales(scPairs, pair + 2, splitPair));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, q4, Avx.LoadVector256(a + 96), Scales(scPairs, pair + 3, splitPair));
                 }
-                // Fold the −32·Σ sc·bsum offset into lane 0 so one convert handles both.
-                sumi = Avx2.Subtract(sumi, Vector256.CreateScalar(32 * offset));
                 acc = Int8Dot.MulAdd(sumi, Fp16.Read(pw + DOffset) * *(float*)pa, acc);
             }
             return Int8Dot.Sum(acc);
@@ -151,8 +151,9 @@ internal sealed unsafe class Q6_KFormat() : TensorFormat(GgmlType.Q6_K)
         static Vector256<byte> HighBits(Vector256<byte> shifted, Vector256<byte> mask) =>
             Avx2.ShiftLeftLogical(Avx2.And(shifted, mask).AsUInt16(), 4).AsByte();
 
-        static Vector256<short> Scales(sbyte first16, sbyte next16) =>
-            Vector256.Create(Vector128.Create((short)first16), Vector128.Create((short)next16));
+        // Scales 2p (first 16 weights, low lane) and 2p+1 (next 16, high lane) of a 32-weight group as int16 lanes.
+        static Vector256<short> Scales(Vector256<int> scPairs, int p, Vector256<byte> splitPair) =>
+            Avx2.Shuffle(Avx2.PermuteVar8x32(scPairs, Vector256.Create(p)).AsByte(), splitPair).AsInt16();
     }
 
     /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
