@@ -118,4 +118,11 @@ CAI_DECLARE_DOT(cai_q4_k)
 CAI_DECLARE_DOT(cai_q5_k)
 CAI_DECLARE_DOT(cai_q6_k)
 
+/* y[k] = dot(w, a + k·stride) for four activation rows (batched matmuls); x86 only. */
+typedef void (*cai_dot_x4_fn)(int n, const void* w, const void* a, size_t stride, float* y);
+CAI_HIDDEN void cai_q4_0_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
+CAI_HIDDEN void cai_q4_0_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
+CAI_HIDDEN void cai_q8_0_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
+CAI_HIDDEN void cai_q8_0_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
+
 #endif

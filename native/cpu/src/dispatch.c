@@ -105,17 +105,48 @@ CAI_DOT_ENTRY(q4_k, q8_k, CAI_TYPE_Q4_K)
 CAI_DOT_ENTRY(q5_k, q8_k, CAI_TYPE_Q5_K)
 CAI_DOT_ENTRY(q6_k, q8_k, CAI_TYPE_Q6_K)
 
+/* The four-activation-row kernel of `type` at level `isa`, or NULL. */
+static cai_dot_x4_fn pick_x4(int type, int isa)
+{
+    (void)type;
+    (void)isa;
+#if CAI_X86 && defined(__AVX2__)
+    if (isa >= CAI_ISA_AVX2) {
+        switch (type) {
+#  if CAI_HAVE_VNNI_KERNELS
+        case CAI_TYPE_Q4_0: return isa >= CAI_ISA_AVX512_VNNI ? cai_q4_0_x4_vnni : cai_q4_0_x4_avx2;
+        case CAI_TYPE_Q8_0: return isa >= CAI_ISA_AVX512_VNNI ? cai_q8_0_x4_vnni : cai_q8_0_x4_avx2;
+#  else
+        case CAI_TYPE_Q4_0: return cai_q4_0_x4_avx2;
+        case CAI_TYPE_Q8_0: return cai_q8_0_x4_avx2;
+#  endif
+        default: break;
+        }
+    }
+#endif
+    return NULL;
+}
+
 int cai_matmul_rows(int wtype, const void* w, size_t row_bytes, int col, int row_start, int row_end, const void* act,
                     size_t act_row_bytes, int batch, float* y, int y_stride)
 {
-    int block;
-    cai_dot_fn dot = pick(wtype, current_isa(), &block);
+    int block, isa = current_isa();
+    cai_dot_fn dot = pick(wtype, isa, &block);
     if (dot == NULL || col < 0 || col % block != 0) return -1;
+    cai_dot_x4_fn dot4 = batch >= 4 ? pick_x4(wtype, isa) : NULL;
     const uint8_t *pw = w, *pa = act;
     for (int r = row_start; r < row_end; r++) {
         const uint8_t* row = pw + (size_t)r * row_bytes;
         /* The weight row stays in L1 across the batch: weights are the large operand. */
-        for (int b = 0; b < batch; b++) y[(size_t)b * (size_t)y_stride + (size_t)r] = dot(col, row, pa + (size_t)b * act_row_bytes);
+        int b = 0;
+        if (dot4 != NULL) {
+            for (; b + 4 <= batch; b += 4) {
+                float out[4];
+                dot4(col, row, pa + (size_t)b * act_row_bytes, act_row_bytes, out);
+                for (int k = 0; k < 4; k++) y[(size_t)(b + k) * (size_t)y_stride + (size_t)r] = out[k];
+            }
+        }
+        for (; b < batch; b++) y[(size_t)b * (size_t)y_stride + (size_t)r] = dot(col, row, pa + (size_t)b * act_row_bytes);
     }
     return 0;
 }
