@@ -95,7 +95,7 @@ internal abstract class TensorFormat
             foreach (var f in Formats.BuiltInFormats.Create())
             {
                 // The fastest available path: native kernels when the library loaded, else the managed ones.
-                s_formats[f.Type] = KernelSelection.PreferNative ? Native.NativeTensorFormat.TryCreate(f) ?? f : f;
+                s_formats[f.Type] = KernelSelection.UseNative ? Native.NativeTensorFormat.TryCreate(f) ?? f : f;
             }
             s_builtInsRegistered = true;
         }

@@ -223,6 +223,12 @@ public sealed class NativeKernelTests
         try
         {
             KernelSelection.PreferNative = true;
+            if (!NativeKernels.IsAccelerated)
+            {
+                // A scalar-only build is tested above but never preferred over the managed kernels.
+                Assert.IsType<Q4_KFormat>(TensorFormat.For(GgmlType.Q4_K));
+                return;
+            }
             Assert.IsType<NativeTensorFormat>(TensorFormat.For(GgmlType.Q4_K));
             Assert.IsType<NativeTensorFormat>(TensorFormat.For(GgmlType.Q8_K)); // native quantizer, managed Dot
             Assert.Equal(-1, TensorFormat.For(GgmlType.Q8_K).NativeTypeId);

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace CompactAI.Tensors.Native;
 
@@ -33,6 +34,13 @@ internal static unsafe class NativeKernels
         if (Environment.GetEnvironmentVariable("COMPACTAI_NATIVE") == "0")
         {
             LoadError = "disabled by COMPACTAI_NATIVE=0";
+            return;
+        }
+        // The x64 library is compiled for x86-64-v3 throughout; on an older CPU any call could fault.
+        if (RuntimeInformation.ProcessArchitecture == Architecture.X64 &&
+            !(Avx2.IsSupported && Fma.IsSupported && Bmi1.IsSupported && Bmi2.IsSupported && Lzcnt.IsSupported))
+        {
+            LoadError = "the CPU lacks x86-64-v3 (AVX2, FMA, BMI), which the library is built for";
             return;
         }
         if (!TryLoad(out nint handle, out string? path))
@@ -70,6 +78,12 @@ internal static unsafe class NativeKernels
 
     /// <summary>True when the library loaded and every entry point was found.</summary>
     public static bool IsAvailable { get; }
+
+    /// <summary>
+    /// True when the library loaded and runs SIMD kernels (AVX2 or better). A scalar-only build (e.g. on Arm64) is available
+    /// for tests but not preferred over the managed kernels, which vectorize there.
+    /// </summary>
+    public static bool IsAccelerated => IsAvailable && s_isa() >= 1;
 
     /// <summary>The instruction sets the library selected, e.g. <c>"avx2 fma f16c avx512vnni"</c>; empty when unavailable.</summary>
     public static string Features { get; } = "";
