@@ -128,6 +128,10 @@ CAI_HIDDEN void cai_q4_k_x4_avx2(int n, const void* w, const void* a, size_t str
 CAI_HIDDEN void cai_q4_k_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q5_k_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q5_k_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
+/* y[k] = dot(w + k·row_bytes, a) for four weight rows (matrix-vector products); x86 only. */
+typedef void (*cai_dot_r4_fn)(int n, const void* w, size_t row_bytes, const void* a, float* y);
+CAI_HIDDEN void cai_q4_0_r4_avx2(int n, const void* w, size_t row_bytes, const void* a, float* y);
+CAI_HIDDEN void cai_q4_0_r4_vnni(int n, const void* w, size_t row_bytes, const void* a, float* y);
 CAI_HIDDEN void cai_q6_k_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q6_k_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
 

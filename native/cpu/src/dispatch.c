@@ -133,6 +133,23 @@ static cai_dot_x4_fn pick_x4(int type, int isa)
     return NULL;
 }
 
+/* The four-weight-row kernel of `type` at level `isa`, or NULL. */
+static cai_dot_r4_fn pick_r4(int type, int isa)
+{
+    (void)type;
+    (void)isa;
+#if CAI_X86 && defined(__AVX2__)
+    if (isa >= CAI_ISA_AVX2 && type == CAI_TYPE_Q4_0) {
+#  if CAI_HAVE_VNNI_KERNELS
+        return isa >= CAI_ISA_AVX512_VNNI ? cai_q4_0_r4_vnni : cai_q4_0_r4_avx2;
+#  else
+        return cai_q4_0_r4_avx2;
+#  endif
+    }
+#endif
+    return NULL;
+}
+
 int cai_matmul_rows(int wtype, const void* w, size_t row_bytes, int col, int row_start, int row_end, const void* act,
                     size_t act_row_bytes, int batch, float* y, int y_stride)
 {
@@ -140,8 +157,20 @@ int cai_matmul_rows(int wtype, const void* w, size_t row_bytes, int col, int row
     cai_dot_fn dot = pick(wtype, isa, &block);
     if (dot == NULL || col < 0 || col % block != 0) return -1;
     cai_dot_x4_fn dot4 = batch >= 4 ? pick_x4(wtype, isa) : NULL;
+    cai_dot_r4_fn rows4 = batch < 4 ? pick_r4(wtype, isa) : NULL;
     const uint8_t *pw = w, *pa = act;
-    for (int r = row_start; r < row_end; r++) {
+    int r = row_start;
+    if (rows4 != NULL) {
+        /* Small batches: four weight rows per pass share each activation block's work. */
+        for (; r + 4 <= row_end; r += 4) {
+            for (int b = 0; b < batch; b++) {
+                float out[4];
+                rows4(col, pw + (size_t)r * row_bytes, row_bytes, pa + (size_t)b * act_row_bytes, out);
+                for (int k = 0; k < 4; k++) y[(size_t)b * (size_t)y_stride + (size_t)(r + k)] = out[k];
+            }
+        }
+    }
+    for (; r < row_end; r++) {
         const uint8_t* row = pw + (size_t)r * row_bytes;
         /* The weight row stays in L1 across the batch: weights are the large operand. */
         int b = 0;
