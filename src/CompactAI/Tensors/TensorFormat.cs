@@ -25,8 +25,9 @@ internal abstract class TensorFormat
     public int BlockBytes { get; }
 
     /// <summary>
-    /// The format activations are converted to before <see cref="Dot"/>: <see cref="GgmlType.F32"/> for float formats,
-    /// <see cref="GgmlType.Q8_0"/> or <see cref="GgmlType.Q8_K"/> for quantized ones (integer dot products).
+    /// The format activations are converted to before <see cref="Dot"/>: <see cref="GgmlType.F32"/> for float formats; for
+    /// quantized ones, as llama.cpp pairs them, <see cref="GgmlType.Q8_0"/> (Q4_0, Q5_0, Q8_0), <see cref="GgmlType.Q8_1"/>
+    /// (Q4_1, Q5_1, whose offset term uses the block sums) or <see cref="GgmlType.Q8_K"/> (K-quants), so Dot runs integer products.
     /// </summary>
     public virtual GgmlType ActivationType => GgmlType.F32;
 

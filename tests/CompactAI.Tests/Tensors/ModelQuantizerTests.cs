@@ -7,7 +7,8 @@ namespace CompactAI.Tests.Tensors;
 
 public sealed class ModelQuantizerTests : IDisposable
 {
-    private const int Layers = 8, Embd = 256, Ffn = 256, Vocab = 64;
+    // The mix rules look at names, layer indices and row lengths only, so the matrices keep few rows (fast in Debug builds).
+    private const int Layers = 8, Embd = 256, Ffn = 512, Rows = 16, Vocab = 64;
     private readonly string _dir = Directory.CreateTempSubdirectory("compactai-quant-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -34,15 +35,15 @@ public sealed class ModelQuantizerTests : IDisposable
         for (int i = 0; i < Layers; i++)
         {
             Add($"blk.{i}.attn_norm.weight", Embd);
-            Add($"blk.{i}.attn_q.weight", Embd, Embd);
-            Add($"blk.{i}.attn_k.weight", Embd, Embd);
-            Add($"blk.{i}.attn_v.weight", Embd, Embd);
-            Add($"blk.{i}.attn_output.weight", Embd, Embd);
+            Add($"blk.{i}.attn_q.weight", Embd, Rows);
+            Add($"blk.{i}.attn_k.weight", Embd, Rows);
+            Add($"blk.{i}.attn_v.weight", Embd, Rows);
+            Add($"blk.{i}.attn_output.weight", Embd, Rows);
             Add($"blk.{i}.attn_q.bias", Embd);
             Add($"blk.{i}.ffn_norm.weight", Embd);
-            Add($"blk.{i}.ffn_gate.weight", Embd, Ffn);
-            Add($"blk.{i}.ffn_up.weight", Embd, Ffn);
-            Add($"blk.{i}.ffn_down.weight", Ffn, Embd);
+            Add($"blk.{i}.ffn_gate.weight", Embd, Rows);
+            Add($"blk.{i}.ffn_up.weight", Embd, Rows);
+            Add($"blk.{i}.ffn_down.weight", Ffn, Rows);
         }
         Add("blk.0.odd32.weight", 96, 4);   // 96 % 256 ≠ 0 but 96 % 32 = 0
         Add("blk.0.odd.weight", 40, 4);     // no block size divides 40

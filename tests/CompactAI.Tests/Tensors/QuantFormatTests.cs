@@ -180,6 +180,47 @@ public sealed class QuantFormatTests
         }
     }
 
+    private delegate void Quantizer(ReadOnlySpan<float> src, Span<byte> dst);
+
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q8_1)]
+    [InlineData(GgmlType.Q8_K)]
+    public void ActivationQuantize_VectorMatchesScalarBytes_IncludingTies(GgmlType type)
+    {
+        var f = TensorFormat.For(type);
+        Quantizer scalar = type switch
+        {
+            GgmlType.Q8_0 => Q8_0Format.QuantizePortable,
+            GgmlType.Q8_1 => Q8_1Format.QuantizePortable,
+            _ => Q8_KFormat.QuantizePortable,
+        };
+        int n = 4 * 256;
+        var inputs = new List<float[]> { Gaussian(n, 40), Gaussian(n, 41, 1e-3f), Gaussian(n, 42, 3e4f), new float[n] };
+        // Scale 1 (block max ±127): x·scale is exact, so halves reach the rounding: roundf sends them away from zero,
+        // nearest_int to even; 0.49999997 must round to 0 either way.
+        var ties = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            ties[i] = (i % 32) switch
+            {
+                0 => (i / 32) % 2 == 0 ? 127f : -127f,
+                1 => 0.49999997f,
+                2 => -0.49999997f,
+                _ => ((i * 7) % 253 - 126) + ((i % 3) == 0 ? 0.5f : (i % 3) == 1 ? -0.5f : 0.25f),
+            };
+        }
+        inputs.Add(ties);
+        foreach (var x in inputs)
+        {
+            var vector = new byte[f.RowBytes(n)];
+            var reference = new byte[f.RowBytes(n)];
+            f.Quantize(x, vector);
+            scalar(x, reference);
+            Assert.Equal(reference, vector);
+        }
+    }
+
     [Fact]
     public void Int8Dot_MatchesScalar_ForAllLengthsAndExtremes()
     {

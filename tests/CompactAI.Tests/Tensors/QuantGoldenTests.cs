@@ -63,8 +63,8 @@ public sealed class QuantGoldenTests
         format.Dequantize(bytes, actual);
         for (int i = 0; i < actual.Length; i++)
         {
-            // Exact, or one ulp where the reference build contracted a multiply-add into an FMA.
-            Assert.True(actual[i] == expected[i] || Math.Abs(BitConverter.SingleToInt32Bits(actual[i]) - BitConverter.SingleToInt32Bits(expected[i])) <= 1,
+            // Bit-exact, signed zeros included.
+            Assert.True(BitConverter.SingleToInt32Bits(actual[i]) == BitConverter.SingleToInt32Bits(expected[i]),
                 $"{type}[{i}]: ours {actual[i]:R}, llama.cpp {expected[i]:R}");
         }
     }

@@ -13,8 +13,9 @@ namespace CompactAI.Tensors.Formats;
 /// <remarks>
 /// Three tiers, chosen by the JIT from constant <c>IsSupported</c> checks:
 /// <list type="bullet">
-/// <item>AVX-VNNI (<c>vpdpbusd</c>/<c>vpdpwssd</c>): one instruction per unsigned×signed multiply-accumulate. .NET 10 exposes
-/// the VEX-encoded AVX-VNNI (and AVX10.x) but not the EVEX-only AVX-512 VNNI, so Zen 4 runs the AVX2 tier.</item>
+/// <item>AVX-VNNI (<c>vpdpbusd</c>/<c>vpdpwssd</c>, Alder Lake / Sapphire Rapids / Zen 5 and later): one instruction per
+/// multiply-accumulate. .NET 10 exposes the VEX-encoded AVX-VNNI (<see cref="AvxVnni"/>) but no AVX-512 VNNI class, so CPUs with
+/// only AVX-512 VNNI (Zen 4, Ice Lake) run the AVX2 tier.</item>
 /// <item>AVX2: <c>vpmaddubsw</c> (u8×s8 → pairwise i16) then <c>vpmaddwd</c> with ones (→ i32), the sign of one operand moved
 /// onto the other so that the unsigned input is |a| (llama.cpp's <c>mul_sum_i8_pairs</c>).</item>
 /// <item>Portable: each format unpacks a block to int8 and calls <see cref="Dot(ref sbyte, ref sbyte, int)"/>, which uses
@@ -95,6 +96,56 @@ internal static class Int8Dot
         var v = Sse2.LoadVector128(p);
         var m = Vector128.Create((byte)0x0F);
         return Vector256.Create(Sse2.And(v, m), Sse2.And(Sse2.ShiftRightLogical(v.AsUInt16(), 4).AsByte(), m));
+    }
+
+    /// <summary>max |p[i]| over 32 floats (order-independent, so equal to a sequential scan for non-NaN input).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe float MaxAbs32(float* p)
+    {
+        var abs = Vector256.Create(0x7fffffff).AsSingle();
+        var m = Avx.Max(Avx.Max(Avx.And(Avx.LoadVector256(p), abs), Avx.And(Avx.LoadVector256(p + 8), abs)),
+                        Avx.Max(Avx.And(Avx.LoadVector256(p + 16), abs), Avx.And(Avx.LoadVector256(p + 24), abs)));
+        var h = Sse.Max(m.GetLower(), m.GetUpper());
+        h = Sse.Max(h, Sse.MoveHighToLow(h, h));
+        h = Sse.MaxScalar(h, Sse.Shuffle(h, h, 0x55));
+        return h.ToScalar();
+    }
+
+    /// <summary>
+    /// q[i] = round(p[i]·scale) for 32 floats as saturated int8, rounding halves away from zero (C's <c>roundf</c>) when
+    /// <paramref name="awayFromZero"/>, else to even (ggml's <c>nearest_int</c>). Also returns Σq over each 16-value half.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe Vector256<sbyte> Quantize32(float* p, float scale, bool awayFromZero, out int sumLow16, out int sumHigh16)
+    {
+        var s = Vector256.Create(scale);
+        var a = Round(Avx.Multiply(Avx.LoadVector256(p), s), awayFromZero);
+        var b = Round(Avx.Multiply(Avx.LoadVector256(p + 8), s), awayFromZero);
+        var c = Round(Avx.Multiply(Avx.LoadVector256(p + 16), s), awayFromZero);
+        var d = Round(Avx.Multiply(Avx.LoadVector256(p + 24), s), awayFromZero);
+        var ab = Avx2.PackSignedSaturate(a, b); // int16: a0-3 b0-3 | a4-7 b4-7
+        var cd = Avx2.PackSignedSaturate(c, d);
+        var abcd = Avx2.PackSignedSaturate(ab, cd); // int8 dwords: a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7
+        var q = Avx2.PermuteVar8x32(abcd.AsInt32(), Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)).AsSByte();
+        // Sums of the saturated values, so they agree with the stored bytes.
+        var wide = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Vector256<byte>.One, q), Vector256<short>.One);
+        var lanes = Sse2.Add(wide.GetLower(), Sse2.Shuffle(wide.GetLower(), 0b01_00_11_10));
+        sumLow16 = lanes.ToScalar() + lanes.GetElement(1);
+        var upper = Sse2.Add(wide.GetUpper(), Sse2.Shuffle(wide.GetUpper(), 0b01_00_11_10));
+        sumHigh16 = upper.ToScalar() + upper.GetElement(1);
+        return q;
+
+        static Vector256<int> Round(Vector256<float> t, bool awayFromZero)
+        {
+            if (!awayFromZero) return Avx.ConvertToVector256Int32WithTruncation(Avx.RoundToNearestInteger(t));
+            // roundf: truncate, then step one away from zero where the dropped fraction is at least one half (t − trunc(t) is
+            // exact, unlike t ± 0.5, which rounds up 0.49999997).
+            var r = Avx.RoundToZero(t);
+            var frac = Avx.And(Avx.Subtract(t, r), Vector256.Create(0x7fffffff).AsSingle());
+            var step = Avx.Or(Avx.And(t, Vector256.Create(unchecked((int)0x80000000)).AsSingle()), Vector256.Create(1f));
+            r = Avx.Add(r, Avx.And(Avx.CompareGreaterThanOrEqual(frac, Vector256.Create(0.5f)), step));
+            return Avx.ConvertToVector256Int32WithTruncation(r);
+        }
     }
 
     /// <summary>Σ a[i]·b[i] over <paramref name="n"/> signed bytes (the portable kernel).</summary>

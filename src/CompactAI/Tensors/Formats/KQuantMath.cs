@@ -19,7 +19,7 @@ internal static class KQuantMath
     /// valid for |x| ≤ 2²² − 1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int NearestInt(float x) => (int)MathF.Round(x, MidpointRounding.ToEven);
+    public static int NearestInt(float x) => (int)MathF.Round(x); // MathF.Round rounds half to even (roundss)
 
     /// <summary>
     /// Symmetric quantization of <paramref name="x"/> to l ∈ [−nmax, nmax−1] (stored as l + nmax in <paramref name="levels"/>),
@@ -76,15 +76,17 @@ internal static class KQuantMath
             }
         }
         return scale;
-
-        static float Weight(float v, int type) => type switch
-        {
-            1 => v * v,
-            2 => 1,
-            3 => MathF.Abs(v),
-            _ => MathF.Sqrt(MathF.Abs(v)),
-        };
     }
+
+    /// <summary><c>make_qx_quants</c>' error weight of a value: x², 1, |x| or √|x| for rmse types 1, 2, 3, other.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Weight(float v, int type) => type switch
+    {
+        1 => v * v,
+        2 => 1,
+        3 => MathF.Abs(v),
+        _ => MathF.Sqrt(MathF.Abs(v)),
+    };
 
     /// <summary>
     /// Q3_K's per-16 search (<c>make_q3_quants</c> with rmse): start from l = round(−nmax/max·x), then up to five passes that

@@ -36,6 +36,29 @@ internal sealed unsafe class Q8_0Format() : TensorFormat(GgmlType.Q8_0)
 
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
+        if (!Int8Dot.IsAvx2)
+        {
+            QuantizePortable(src, dst);
+            return;
+        }
+        fixed (float* px = src)
+        fixed (byte* py = dst)
+        {
+            for (int b = 0; b < src.Length / QK; b++)
+            {
+                float* x = px + b * QK;
+                byte* block = py + b * Bytes;
+                float d = Int8Dot.MaxAbs32(x) / 127;
+                float id = d != 0 ? 1.0f / d : 0.0f;
+                *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)d);
+                Avx.Store((sbyte*)block + 2, Int8Dot.Quantize32(x, id, awayFromZero: true, out _, out _));
+            }
+        }
+    }
+
+    /// <summary>The scalar quantizer, the reference the vector one is tested against.</summary>
+    internal static void QuantizePortable(ReadOnlySpan<float> src, Span<byte> dst)
+    {
         for (int b = 0; b < src.Length / QK; b++)
         {
             var x = src.Slice(b * QK, QK);
@@ -51,12 +74,7 @@ internal sealed unsafe class Q8_0Format() : TensorFormat(GgmlType.Q8_0)
 
     public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
-        if (Int8Dot.IsAvx2) return DotAvx2(weights, activations, n);
-        return DotPortable(weights, activations, n);
-    }
-
-    private static float DotAvx2(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
+        if (!Int8Dot.IsAvx2) return DotPortable(weights, activations, n);
         fixed (byte* pw0 = weights, pa0 = activations)
         {
             byte* pw = pw0, pa = pa0;

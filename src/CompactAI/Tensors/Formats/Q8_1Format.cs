@@ -35,6 +35,30 @@ internal sealed unsafe class Q8_1Format() : TensorFormat(GgmlType.Q8_1)
 
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
+        if (!Int8Dot.IsAvx2)
+        {
+            QuantizePortable(src, dst);
+            return;
+        }
+        fixed (float* px = src)
+        fixed (byte* py = dst)
+        {
+            for (int b = 0; b < src.Length / QK; b++)
+            {
+                float* x = px + b * QK;
+                byte* block = py + b * Bytes;
+                float d = Int8Dot.MaxAbs32(x) / 127;
+                float id = d != 0 ? 1.0f / d : 0.0f;
+                *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)d);
+                Avx.Store((sbyte*)block + 4, Int8Dot.Quantize32(x, id, awayFromZero: true, out int s0, out int s1));
+                *(ushort*)(block + 2) = BitConverter.HalfToUInt16Bits((Half)((s0 + s1) * d));
+            }
+        }
+    }
+
+    /// <summary>The scalar quantizer, the reference the vector one is tested against.</summary>
+    internal static void QuantizePortable(ReadOnlySpan<float> src, Span<byte> dst)
+    {
         for (int b = 0; b < src.Length / QK; b++)
         {
             var x = src.Slice(b * QK, QK);

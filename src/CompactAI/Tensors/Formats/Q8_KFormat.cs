@@ -43,6 +43,44 @@ internal sealed unsafe class Q8_KFormat() : TensorFormat(GgmlType.Q8_K)
 
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
+        if (!Int8Dot.IsAvx2)
+        {
+            QuantizePortable(src, dst);
+            return;
+        }
+        fixed (float* px = src)
+        fixed (byte* py = dst)
+        {
+            for (int b = 0; b < src.Length / QK; b++)
+            {
+                float* x = px + b * QK;
+                byte* block = py + b * Bytes;
+                float amax = 0;
+                for (int k = 0; k < QK; k += 32) amax = MathF.Max(amax, Int8Dot.MaxAbs32(x + k));
+                if (amax == 0)
+                {
+                    new Span<byte>(block, Bytes).Clear();
+                    continue;
+                }
+                // The reference keeps the first element of largest magnitude, with its sign.
+                int first = 0;
+                while (MathF.Abs(x[first]) != amax) first++;
+                float iscale = -127.0f / x[first];
+                short* bsums = (short*)(block + BsumsOffset);
+                for (int k = 0; k < QK; k += 32)
+                {
+                    Avx.Store((sbyte*)block + QsOffset + k, Int8Dot.Quantize32(x + k, iscale, awayFromZero: false, out int s0, out int s1));
+                    bsums[k / 16] = (short)s0;
+                    bsums[k / 16 + 1] = (short)s1;
+                }
+                *(float*)block = 1 / iscale;
+            }
+        }
+    }
+
+    /// <summary>The scalar quantizer, the reference the vector one is tested against.</summary>
+    internal static void QuantizePortable(ReadOnlySpan<float> src, Span<byte> dst)
+    {
         for (int b = 0; b < src.Length / QK; b++)
         {
             var x = src.Slice(b * QK, QK);
