@@ -4,8 +4,17 @@
  */
 #include "cai_internal.h"
 
-static int g_best_isa = -1; /* detected level, −1 until first use */
-static int g_isa = -1;      /* level in use */
+/* Detected level and level in use, −1 until first use. Relaxed atomics: racing first calls store the same values. */
+#if !defined(__STDC_NO_ATOMICS__)
+#  include <stdatomic.h>
+static atomic_int g_best_isa = -1, g_isa = -1;
+#  define CAI_LOAD(v) atomic_load_explicit(&(v), memory_order_relaxed)
+#  define CAI_STORE(v, x) atomic_store_explicit(&(v), (x), memory_order_relaxed)
+#else
+static volatile int g_best_isa = -1, g_isa = -1; /* compilers without C11 atomics (MSVC): aligned int stores are atomic */
+#  define CAI_LOAD(v) (v)
+#  define CAI_STORE(v, x) ((v) = (x))
+#endif
 
 static int detect_isa(void)
 {
@@ -24,12 +33,13 @@ static int detect_isa(void)
 
 static int current_isa(void)
 {
-    /* Racing first calls compute the same value, so a plain store is enough. */
-    if (g_isa < 0) {
-        g_best_isa = detect_isa();
-        g_isa = g_best_isa;
+    int isa = CAI_LOAD(g_isa);
+    if (isa < 0) {
+        isa = detect_isa();
+        CAI_STORE(g_best_isa, isa);
+        CAI_STORE(g_isa, isa);
     }
-    return g_isa;
+    return isa;
 }
 
 int cai_version(void) { return CAI_VERSION; }
@@ -39,8 +49,10 @@ int cai_isa(void) { return current_isa(); }
 int cai_set_max_isa(int level)
 {
     current_isa();
-    g_isa = level < 0 ? 0 : level < g_best_isa ? level : g_best_isa;
-    return g_isa;
+    int best = CAI_LOAD(g_best_isa);
+    int isa = level < 0 ? 0 : level < best ? level : best;
+    CAI_STORE(g_isa, isa);
+    return isa;
 }
 
 const char* cai_features(void)
