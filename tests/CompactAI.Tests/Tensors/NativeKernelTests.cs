@@ -142,7 +142,7 @@ public sealed class NativeKernelTests
         long rowBytes = managed.RowBytes(n), actRowBytes = act.RowBytes(n);
         var w = new byte[rows * rowBytes];
         for (int r = 0; r < rows; r++) managed.Quantize(Gaussian(n, seed: r, scale: 1 + r), w.AsSpan((int)(r * rowBytes), (int)rowBytes));
-        foreach (int batch in new[] { 1, 5 })
+        foreach (int batch in new[] { 1, 2, 5, 8 })
         {
             var x = Gaussian(batch * n, seed: 99 + batch);
             var qa = new byte[batch * actRowBytes];
