@@ -128,12 +128,16 @@ static cai_dot_x4_fn pick_x4(int type, int isa)
 #  if CAI_HAVE_VNNI_KERNELS
         case CAI_TYPE_Q4_0: return isa >= CAI_ISA_AVX512_VNNI ? cai_q4_0_x4_vnni : cai_q4_0_x4_avx2;
         case CAI_TYPE_Q8_0: return isa >= CAI_ISA_AVX512_VNNI ? cai_q8_0_x4_vnni : cai_q8_0_x4_avx2;
+        case CAI_TYPE_Q2_K: return isa >= CAI_ISA_AVX512_VNNI ? cai_q2_k_x4_vnni : cai_q2_k_x4_avx2;
+        case CAI_TYPE_Q3_K: return isa >= CAI_ISA_AVX512_VNNI ? cai_q3_k_x4_vnni : cai_q3_k_x4_avx2;
         case CAI_TYPE_Q4_K: return isa >= CAI_ISA_AVX512_VNNI ? cai_q4_k_x4_vnni : cai_q4_k_x4_avx2;
         case CAI_TYPE_Q5_K: return isa >= CAI_ISA_AVX512_VNNI ? cai_q5_k_x4_vnni : cai_q5_k_x4_avx2;
         case CAI_TYPE_Q6_K: return isa >= CAI_ISA_AVX512_VNNI ? cai_q6_k_x4_vnni : cai_q6_k_x4_avx2;
 #  else
         case CAI_TYPE_Q4_0: return cai_q4_0_x4_avx2;
         case CAI_TYPE_Q8_0: return cai_q8_0_x4_avx2;
+        case CAI_TYPE_Q2_K: return cai_q2_k_x4_avx2;
+        case CAI_TYPE_Q3_K: return cai_q3_k_x4_avx2;
         case CAI_TYPE_Q4_K: return cai_q4_k_x4_avx2;
         case CAI_TYPE_Q5_K: return cai_q5_k_x4_avx2;
         case CAI_TYPE_Q6_K: return cai_q6_k_x4_avx2;
