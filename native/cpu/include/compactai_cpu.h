@@ -101,7 +101,7 @@ CAI_API float cai_dot_q6_k_q8_k(int n, const void* w, const void* a);
  *   y[b·y_stride + r] = dot(w + r·row_bytes, act + b·act_row_bytes, col)
  * with dot the cai_dot_* kernel of `wtype` (a cai_type) and act rows in its activation format (Q8_0 for Q4_0/Q5_0/Q8_0,
  * Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants). One call covers a thread's whole share of a matmul.
- * Batches of four or more share each unpacked weight block across four activation rows (Q4_0, Q8_0, Q2_K..Q6_K);
+ * Batches of four or more share each unpacked weight block across four activation rows (every type);
  * smaller ones of Q4_0 share each activation block across four weight rows. Whatever the path, every y equals the
  * cai_dot_* result bit for bit, so results do not depend on the batch or the row range.
  * Returns 0, or −1 (writing nothing) when wtype is not supported or col is not a whole number of blocks.

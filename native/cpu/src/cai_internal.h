@@ -124,6 +124,12 @@ CAI_HIDDEN void cai_q4_0_x4_avx2(int n, const void* w, const void* a, size_t str
 CAI_HIDDEN void cai_q4_0_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q8_0_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q8_0_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
+CAI_HIDDEN void cai_q4_1_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
+CAI_HIDDEN void cai_q4_1_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
+CAI_HIDDEN void cai_q5_0_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
+CAI_HIDDEN void cai_q5_0_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
+CAI_HIDDEN void cai_q5_1_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
+CAI_HIDDEN void cai_q5_1_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q2_k_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q2_k_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q3_k_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);

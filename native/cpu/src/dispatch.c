@@ -128,6 +128,9 @@ static cai_dot_x4_fn pick_x4(int type, int isa)
 #  if CAI_HAVE_VNNI_KERNELS
         case CAI_TYPE_Q4_0: return isa >= CAI_ISA_AVX512_VNNI ? cai_q4_0_x4_vnni : cai_q4_0_x4_avx2;
         case CAI_TYPE_Q8_0: return isa >= CAI_ISA_AVX512_VNNI ? cai_q8_0_x4_vnni : cai_q8_0_x4_avx2;
+        case CAI_TYPE_Q4_1: return isa >= CAI_ISA_AVX512_VNNI ? cai_q4_1_x4_vnni : cai_q4_1_x4_avx2;
+        case CAI_TYPE_Q5_0: return isa >= CAI_ISA_AVX512_VNNI ? cai_q5_0_x4_vnni : cai_q5_0_x4_avx2;
+        case CAI_TYPE_Q5_1: return isa >= CAI_ISA_AVX512_VNNI ? cai_q5_1_x4_vnni : cai_q5_1_x4_avx2;
         case CAI_TYPE_Q2_K: return isa >= CAI_ISA_AVX512_VNNI ? cai_q2_k_x4_vnni : cai_q2_k_x4_avx2;
         case CAI_TYPE_Q3_K: return isa >= CAI_ISA_AVX512_VNNI ? cai_q3_k_x4_vnni : cai_q3_k_x4_avx2;
         case CAI_TYPE_Q4_K: return isa >= CAI_ISA_AVX512_VNNI ? cai_q4_k_x4_vnni : cai_q4_k_x4_avx2;
@@ -136,6 +139,9 @@ static cai_dot_x4_fn pick_x4(int type, int isa)
 #  else
         case CAI_TYPE_Q4_0: return cai_q4_0_x4_avx2;
         case CAI_TYPE_Q8_0: return cai_q8_0_x4_avx2;
+        case CAI_TYPE_Q4_1: return cai_q4_1_x4_avx2;
+        case CAI_TYPE_Q5_0: return cai_q5_0_x4_avx2;
+        case CAI_TYPE_Q5_1: return cai_q5_1_x4_avx2;
         case CAI_TYPE_Q2_K: return cai_q2_k_x4_avx2;
         case CAI_TYPE_Q3_K: return cai_q3_k_x4_avx2;
         case CAI_TYPE_Q4_K: return cai_q4_k_x4_avx2;
