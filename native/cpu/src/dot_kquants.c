@@ -9,20 +9,27 @@
 static inline const int8_t* act_q(const uint8_t* pa) { return (const int8_t*)(pa + Q8_K_QS); }
 static inline int act_bsum(const uint8_t* pa, int g) { return cai_rdi16(pa + Q8_K_BSUMS + 2 * g); }
 
-/* Q2_K: weight e at byte 16 + 32·(e/128) + e%32, bits 2·((e/32)%4); scale byte e/16 (low nibble sc, high nibble m). */
+/* The 2-bit levels of Q2_K/Q3_K: weight 128h + 32j + l is bits 2j..2j+1 of byte 32h + l of qs. */
+static inline void unpack_2bit(const uint8_t* qs, int8_t* q)
+{
+    for (int h = 0; h < 2; h++)
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 32; l++) q[128 * h + 32 * j + l] = (int8_t)((qs[32 * h + l] >> (2 * j)) & 3);
+}
+
+/* Q2_K: levels at byte 16; scale byte g (of 16) has the scale in its low nibble and the min in its high one. */
 float cai_q2_k_scalar(int n, const void* w, const void* a)
 {
     const uint8_t *pw = w, *pa = a;
     float sum = 0;
+    int8_t q[QK_K];
     for (int b = 0; b < n / QK_K; b++, pw += Q2_K_BYTES, pa += Q8_K_BYTES) {
         const int8_t* qa = act_q(pa);
+        unpack_2bit(pw + 16, q);
         int sumi = 0, summ = 0;
         for (int g = 0; g < 16; g++) {
             int isum = 0;
-            for (int l = 0; l < 16; l++) {
-                int e = 16 * g + l;
-                isum += ((pw[16 + 32 * (e / 128) + e % 32] >> (2 * ((e / 32) % 4))) & 3) * qa[e];
-            }
+            for (int l = 0; l < 16; l++) isum += q[16 * g + l] * qa[16 * g + l];
             sumi += (pw[g] & 0xF) * isum;
             summ += (pw[g] >> 4) * act_bsum(pa, g);
         }
@@ -37,17 +44,16 @@ float cai_q3_k_scalar(int n, const void* w, const void* a)
 {
     const uint8_t *pw = w, *pa = a;
     float sum = 0;
+    int8_t q[QK_K];
     for (int b = 0; b < n / QK_K; b++, pw += Q3_K_BYTES, pa += Q8_K_BYTES) {
         const int8_t* qa = act_q(pa);
+        unpack_2bit(pw + 32, q);
+        for (int k = 0; k < 8; k++)
+            for (int l = 0; l < 32; l++) q[32 * k + l] -= (int8_t)(((pw[l] >> k) & 1) ? 0 : 4);
         int sumi = 0;
         for (int g = 0; g < 16; g++) {
             int isum = 0;
-            for (int l = 0; l < 16; l++) {
-                int e = 16 * g + l;
-                int low = (pw[32 + 32 * (e / 128) + e % 32] >> (2 * ((e / 32) % 4))) & 3;
-                int high = (pw[e % 32] >> (e / 32)) & 1;
-                isum += (low - (high ? 0 : 4)) * qa[e];
-            }
+            for (int l = 0; l < 16; l++) isum += q[16 * g + l] * qa[16 * g + l];
             sumi += cai_scale_q3_k(pw + 96, g) * isum;
         }
         sum += cai_rdf16(pw + 108) * cai_rdf32(pa) * (float)sumi;
@@ -90,18 +96,23 @@ float cai_q6_k_scalar(int n, const void* w, const void* a)
 {
     const uint8_t *pw = w, *pa = a;
     float sum = 0;
+    int8_t q[QK_K];
     for (int b = 0; b < n / QK_K; b++, pw += Q6_K_BYTES, pa += Q8_K_BYTES) {
         const int8_t *qa = act_q(pa), *sc = (const int8_t*)(pw + 192);
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *ql = pw + 64 * h, *qh = pw + 128 + 32 * h;
+            int8_t* y = q + 128 * h;
+            for (int l = 0; l < 32; l++) {
+                y[l] = (int8_t)((ql[l] & 0xF) | ((qh[l] & 3) << 4));
+                y[l + 32] = (int8_t)((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
+                y[l + 64] = (int8_t)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+                y[l + 96] = (int8_t)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+            }
+        }
         int sumi = 0;
         for (int g = 0; g < 16; g++) {
             int isum = 0;
-            for (int l = 0; l < 16; l++) {
-                int e = 16 * g + l, h = e / 128, r = e % 128, k = r / 32, i = r % 32;
-                const uint8_t* ql = pw + 64 * h;
-                int low = k == 0 ? ql[i] & 0xF : k == 1 ? ql[i + 32] & 0xF : k == 2 ? ql[i] >> 4 : ql[i + 32] >> 4;
-                int high = (pw[128 + 32 * h + i] >> (2 * k)) & 3;
-                isum += (low | (high << 4)) * qa[e];
-            }
+            for (int l = 0; l < 16; l++) isum += q[16 * g + l] * qa[16 * g + l];
             sumi += sc[g] * (isum - 32 * act_bsum(pa, g));
         }
         sum += cai_rdf16(pw + 208) * cai_rdf32(pa) * (float)sumi;

@@ -6,69 +6,71 @@
  */
 #include "cai_internal.h"
 
-/* Σ (q − 8)·a per Q4_0 block. */
+/* Σ q·a over one block of 32 (q already unpacked): a separate loop so compilers vectorize it. */
+static inline int dot32(const int8_t* q, const int8_t* a)
+{
+    int isum = 0;
+    for (int j = 0; j < QK; j++) isum += q[j] * a[j];
+    return isum;
+}
+
+/* The 32 levels of a nibble block (byte j: element j low, j+16 high), with fifth bits qh (bit j: element j) and offset. */
+static inline void unpack32(const uint8_t* nib, uint32_t qh, int offset, int8_t* q)
+{
+    for (int j = 0; j < QK / 2; j++) {
+        q[j] = (int8_t)(((nib[j] & 0xF) | (int)(((qh >> j) & 1u) << 4)) - offset);
+        q[j + QK / 2] = (int8_t)(((nib[j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4)) - offset);
+    }
+}
+
+/* Q4_0: Σ_blocks d_w·d_a·Σ (q − 8)·a. */
 float cai_q4_0_scalar(int n, const void* w, const void* a)
 {
     const uint8_t *pw = w, *pa = a;
     float sum = 0;
+    int8_t q[QK];
     for (int b = 0; b < n / QK; b++, pw += Q4_0_BYTES, pa += Q8_0_BYTES) {
-        const int8_t* qa = (const int8_t*)(pa + 2);
-        int isum = 0;
-        for (int j = 0; j < QK / 2; j++) {
-            isum += ((pw[2 + j] & 0xF) - 8) * qa[j];
-            isum += ((pw[2 + j] >> 4) - 8) * qa[j + QK / 2];
-        }
-        sum += (float)isum * (cai_rdf16(pw) * cai_rdf16(pa));
+        unpack32(pw + 2, 0, 8, q);
+        sum += (float)dot32(q, (const int8_t*)(pa + 2)) * (cai_rdf16(pw) * cai_rdf16(pa));
     }
     return sum;
 }
 
+/* Q4_1: Σ_blocks d_w·d_a·Σ q·a + m_w·s_a. */
 float cai_q4_1_scalar(int n, const void* w, const void* a)
 {
     const uint8_t *pw = w, *pa = a;
     float sum = 0;
+    int8_t q[QK];
     for (int b = 0; b < n / QK; b++, pw += Q4_1_BYTES, pa += Q8_1_BYTES) {
-        const int8_t* qa = (const int8_t*)(pa + 4);
-        int isum = 0;
-        for (int j = 0; j < QK / 2; j++) {
-            isum += (pw[4 + j] & 0xF) * qa[j];
-            isum += (pw[4 + j] >> 4) * qa[j + QK / 2];
-        }
-        sum += (float)isum * (cai_rdf16(pw) * cai_rdf16(pa)) + cai_rdf16(pw + 2) * cai_rdf16(pa + 2);
+        unpack32(pw + 4, 0, 0, q);
+        sum += (float)dot32(q, (const int8_t*)(pa + 4)) * (cai_rdf16(pw) * cai_rdf16(pa)) + cai_rdf16(pw + 2) * cai_rdf16(pa + 2);
     }
     return sum;
 }
 
+/* Q5_0: Σ_blocks d_w·d_a·Σ (q − 16)·a. */
 float cai_q5_0_scalar(int n, const void* w, const void* a)
 {
     const uint8_t *pw = w, *pa = a;
     float sum = 0;
+    int8_t q[QK];
     for (int b = 0; b < n / QK; b++, pw += Q5_0_BYTES, pa += Q8_0_BYTES) {
-        const int8_t* qa = (const int8_t*)(pa + 2);
-        uint32_t qh = cai_rd32(pw + 2);
-        int isum = 0;
-        for (int j = 0; j < QK / 2; j++) {
-            isum += (((pw[6 + j] & 0xF) | (int)(((qh >> j) & 1u) << 4)) - 16) * qa[j];
-            isum += (((pw[6 + j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4)) - 16) * qa[j + QK / 2];
-        }
-        sum += (float)isum * (cai_rdf16(pw) * cai_rdf16(pa));
+        unpack32(pw + 6, cai_rd32(pw + 2), 16, q);
+        sum += (float)dot32(q, (const int8_t*)(pa + 2)) * (cai_rdf16(pw) * cai_rdf16(pa));
     }
     return sum;
 }
 
+/* Q5_1: Σ_blocks d_w·d_a·Σ q·a + m_w·s_a. */
 float cai_q5_1_scalar(int n, const void* w, const void* a)
 {
     const uint8_t *pw = w, *pa = a;
     float sum = 0;
+    int8_t q[QK];
     for (int b = 0; b < n / QK; b++, pw += Q5_1_BYTES, pa += Q8_1_BYTES) {
-        const int8_t* qa = (const int8_t*)(pa + 4);
-        uint32_t qh = cai_rd32(pw + 4);
-        int isum = 0;
-        for (int j = 0; j < QK / 2; j++) {
-            isum += ((pw[8 + j] & 0xF) | (int)(((qh >> j) & 1u) << 4)) * qa[j];
-            isum += ((pw[8 + j] >> 4) | (int)(((qh >> (j + 16)) & 1u) << 4)) * qa[j + QK / 2];
-        }
-        sum += (float)isum * (cai_rdf16(pw) * cai_rdf16(pa)) + cai_rdf16(pw + 2) * cai_rdf16(pa + 2);
+        unpack32(pw + 8, cai_rd32(pw + 4), 0, q);
+        sum += (float)dot32(q, (const int8_t*)(pa + 4)) * (cai_rdf16(pw) * cai_rdf16(pa)) + cai_rdf16(pw + 2) * cai_rdf16(pa + 2);
     }
     return sum;
 }
@@ -78,10 +80,7 @@ float cai_q8_0_scalar(int n, const void* w, const void* a)
     const uint8_t *pw = w, *pa = a;
     float sum = 0;
     for (int b = 0; b < n / QK; b++, pw += Q8_0_BYTES, pa += Q8_0_BYTES) {
-        const int8_t *qw = (const int8_t*)(pw + 2), *qa = (const int8_t*)(pa + 2);
-        int isum = 0;
-        for (int j = 0; j < QK; j++) isum += qw[j] * qa[j];
-        sum += (float)isum * (cai_rdf16(pw) * cai_rdf16(pa));
+        sum += (float)dot32((const int8_t*)(pw + 2), (const int8_t*)(pa + 2)) * (cai_rdf16(pw) * cai_rdf16(pa));
     }
     return sum;
 }
