@@ -7,7 +7,8 @@ namespace CompactAI.Tensors;
 /// The matrix–vector / matrix–matrix driver: Y[b, r] = Σ_c W[r, c] · X[b, c].
 /// It quantizes the activations once into the weight format's activation type, then splits weight rows across the
 /// worker pool; each weight row is reused for every batch row while it is hot in cache. The per-format maths lives in
-/// <see cref="TensorFormat.Dot"/>. One instance per session: it owns its activation scratch buffer.
+/// <see cref="TensorFormat.Dot"/>; formats backed by the native library (<see cref="TensorFormat.NativeTypeId"/> ≥ 0) run a
+/// whole chunk of rows in one native call instead. One instance per session: it owns its activation scratch buffer.
 /// </summary>
 internal sealed unsafe class MatMul : IParallelJob
 {
@@ -67,6 +68,13 @@ internal sealed unsafe class MatMul : IParallelJob
         var w = _w;
         var format = w.Format;
         int n = w.Columns, rows = w.Rows;
+        int nativeType = format.NativeTypeId;
+        // Native-backed formats take the whole chunk in one call: one managed→native transition per chunk, not per row.
+        if (nativeType >= 0 &&
+            Native.NativeKernels.MatMulRows((GgmlType)nativeType, w.Data, w.RowBytes, n, start, end, _act, _actRowBytes, _batch, _y, rows))
+        {
+            return;
+        }
         for (int r = start; r < end; r++)
         {
             var row = w.Row(r);

@@ -50,6 +50,12 @@ internal abstract class TensorFormat
     /// </summary>
     public abstract float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n);
 
+    /// <summary>
+    /// The weight type id the native library's <c>cai_matmul_rows</c> computes this format with, or −1 when the format has no
+    /// native matrix kernel (the matmul driver then calls <see cref="Dot"/> per row).
+    /// </summary>
+    internal virtual int NativeTypeId => -1;
+
     private static readonly Dictionary<GgmlType, TensorFormat> s_formats = new();
     private static readonly Lock s_lock = new();
 
@@ -87,8 +93,25 @@ internal abstract class TensorFormat
         lock (s_lock)
         {
             if (s_builtInsRegistered) return;
-            foreach (var f in Formats.BuiltInFormats.Create()) s_formats[f.Type] = f;
+            foreach (var f in Formats.BuiltInFormats.Create())
+            {
+                // The fastest available path: native kernels when the library loaded, else the managed ones.
+                s_formats[f.Type] = KernelSelection.UseNative ? Native.NativeTensorFormat.TryCreate(f) ?? f : f;
+            }
             s_builtInsRegistered = true;
+        }
+    }
+
+    /// <summary>
+    /// Forgets the registered formats so the next lookup registers the built-ins again under the current
+    /// <see cref="KernelSelection.PreferNative"/>. Weight matrices already created keep the formats they were given.
+    /// </summary>
+    internal static void ResetRegistry()
+    {
+        lock (s_lock)
+        {
+            s_formats.Clear();
+            s_builtInsRegistered = false;
         }
     }
 }
