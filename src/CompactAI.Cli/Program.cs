@@ -13,7 +13,8 @@ internal static class Program
         usage: compactai <command> [options]
 
           generate  --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P]
-                    [--min-p P] [--repeat-penalty R] [--seed S] [--stop TEXT] [--threads N] [--ctx N] [--json]
+                    [--min-p P] [--repeat-penalty R] [--seed S] [--stop TEXT] [--threads N] [--ctx N] [--chat] [--json]
+          chat      --model PATH [--system TEXT] [--max-tokens N] [--temperature T] [--seed S]
           tokenize  --model PATH (--cases FILE | --text TEXT) [--bos]
           inspect   --model PATH [--all]
           bench     --model PATH [--threads N] [--prompt-tokens 128] [--gen-tokens 64] [--repetitions 3] [--json]
@@ -44,9 +45,10 @@ internal static class Program
                 "bench" => await BenchCommand.RunAsync(rest, cts.Token),
                 "quantize" => QuantizeCommand.Run(rest, cts.Token),
                 "synth" => SynthCommand.Run(rest, cts.Token),
+                "chat" => await ChatCommand.RunAsync(rest, cts.Token),
                 "confidence" => await ConfidenceCommand.RunAsync(rest, cts.Token),
                 "calibrate" => await CalibrateCommand.RunAsync(rest, cts.Token),
-                _ => throw new UsageException($"unknown command '{args[0]}' (try: generate, tokenize, inspect, bench, quantize, synth, confidence, calibrate)"),
+                _ => throw new UsageException($"unknown command '{args[0]}' (try: generate, tokenize, inspect, chat, bench, quantize, synth, confidence, calibrate)"),
             };
         }
         catch (UsageException e)

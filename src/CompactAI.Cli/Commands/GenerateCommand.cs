@@ -9,7 +9,7 @@ internal static class GenerateCommand
 {
     public static async Task<int> RunAsync(string[] args, CancellationToken ct)
     {
-        var a = new CliArguments(args, new HashSet<string> { "json" });
+        var a = new CliArguments(args, new HashSet<string> { "json", "chat" });
         string modelPath = a.Required("model");
         string prompt = a.Required("prompt");
         var sampling = new SamplingOptions
@@ -30,11 +30,13 @@ internal static class GenerateCommand
         };
         var modelOptions = new CompactModelOptions { Threads = a.OptionalInt("threads", 1, 1024), ContextSize = a.OptionalInt("ctx", 1) };
         bool json = a.Flag("json");
+        bool chat = a.Flag("chat");
         a.RejectUnknown("generate");
 
         using var model = await CompactModel.LoadAsync(modelPath, modelOptions, ct);
         using var session = model.CreateSession();
-        var promptIds = model.Tokenizer.Encode(prompt, addSpecial: true);
+        // --chat: the prompt is one user turn rendered with the model's chat template (as `compactai chat` does).
+        var promptIds = chat ? ChatPrompt(model, prompt) : model.Tokenizer.Encode(prompt, addSpecial: true);
         var output = new List<int>();
         var text = new System.Text.StringBuilder();
         await foreach (var token in session.GenerateAsync(promptIds, options, ct))
@@ -52,6 +54,15 @@ internal static class GenerateCommand
             Console.Out.WriteLine();
         }
         return 0;
+    }
+
+    private static IReadOnlyList<int> ChatPrompt(CompactModel model, string prompt)
+    {
+        var template = Chat.ChatTemplate.FromModelMetadata(model.Metadata);
+        string text = template.Render([new Chat.ChatTurn("user", prompt)], addGenerationPrompt: true);
+        var tok = model.Tokenizer;
+        bool hasBos = tok.BosToken >= 0 && text.StartsWith(tok.GetTokenText(tok.BosToken), StringComparison.Ordinal);
+        return tok.Encode(text, addSpecial: !hasBos, parseSpecial: true);
     }
 }
 

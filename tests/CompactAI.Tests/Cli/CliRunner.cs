@@ -10,7 +10,9 @@ public static class CliRunner
         public string LastLine => StdOut.TrimEnd('\n', '\r').Split('\n')[^1];
     }
 
-    public static Result Run(params string[] args)
+    public static Result Run(params string[] args) => RunWithInput(null, args);
+
+    public static Result RunWithInput(string? stdin, params string[] args)
     {
         var psi = new ProcessStartInfo("dotnet")
         {
@@ -18,10 +20,16 @@ public static class CliRunner
             RedirectStandardError = true,
             UseShellExecute = false,
             StandardOutputEncoding = System.Text.Encoding.UTF8,
+            RedirectStandardInput = stdin is not null,
         };
         psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "CompactAI.Cli.dll"));
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
+        if (stdin is not null)
+        {
+            p.StandardInput.Write(stdin);
+            p.StandardInput.Close();
+        }
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
         if (!p.WaitForExit(120_000))

@@ -59,6 +59,35 @@ public sealed class CliTests
     }
 
     [Fact]
+    public async Task ChatAnswersEachTurnAsTheChatClientDoes()
+    {
+        var r = CliRunner.RunWithInput("Once upon a time\nThe end\n", "chat", "--model", TestData.Stories260K, "--max-tokens", "12", "--temperature", "0");
+        Assert.Equal(0, r.ExitCode);
+        // The same conversation through the library's chat client gives the same two answers.
+        using var model = CompactModel.Load(TestData.Stories260K, new CompactModelOptions { MaxParallelSequences = 1 });
+        using var client = new CompactAI.Chat.CompactChatClient(model);
+        var options = new Microsoft.Extensions.AI.ChatOptions { Temperature = 0, MaxOutputTokens = 12 };
+        var history = new List<Microsoft.Extensions.AI.ChatMessage> { new(Microsoft.Extensions.AI.ChatRole.User, "Once upon a time") };
+        var first = await client.GetResponseAsync(history, options);
+        history.Add(new(Microsoft.Extensions.AI.ChatRole.Assistant, first.Text));
+        history.Add(new(Microsoft.Extensions.AI.ChatRole.User, "The end"));
+        var second = await client.GetResponseAsync(history, options);
+        Assert.Equal(first.Text + "\n" + second.Text + "\n", r.StdOut);
+    }
+
+    [Fact]
+    public void GenerateWithChatUsesTheChatTemplate()
+    {
+        var r = CliRunner.Run("generate", "--model", TestData.Stories260K, "--prompt", "Hi", "--chat", "--max-tokens", "3", "--temperature", "0", "--json");
+        Assert.Equal(0, r.ExitCode);
+        using var doc = JsonDocument.Parse(r.LastLine);
+        using var model = CompactModel.Load(TestData.Stories260K);
+        // stories260K has no template: the built-in ChatML fallback, as llama.cpp uses.
+        var expected = model.Tokenizer.Encode("<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", addSpecial: true, parseSpecial: true);
+        Assert.Equal(expected, doc.RootElement.GetProperty("prompt_ids").EnumerateArray().Select(e => e.GetInt32()));
+    }
+
+    [Fact]
     public void ConfidenceJsonCarriesTheConfidenceSignalsAndText()
     {
         var r = CliRunner.Run("confidence", "--model", TestData.Stories260K, "--prompt", "Once upon a time", "--max-tokens", "12", "--json");
