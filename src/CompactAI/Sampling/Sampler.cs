@@ -14,6 +14,7 @@ internal sealed class Sampler
     private readonly float[] _logits;       // working copy
     private readonly int[] _ids;            // candidate ids
     private readonly float[] _values;       // candidate logits, then probabilities
+    private readonly float[] _expScratch;   // exp(z − max) for the evidence
     private readonly Dictionary<int, int> _counts = new();
     private ulong _rng;
 
@@ -24,6 +25,7 @@ internal sealed class Sampler
         _logits = new float[vocabularySize];
         _ids = new int[vocabularySize];
         _values = new float[vocabularySize];
+        _expScratch = new float[vocabularySize];
         ulong seed = options.Seed ?? (ulong)Random.Shared.NextInt64();
         _rng = seed ^ 0x9E3779B97F4A7C15UL;
         if (_rng == 0) _rng = 1;
@@ -35,7 +37,7 @@ internal sealed class Sampler
         int n = _logits.Length;
         var l = _logits.AsSpan();
         logits[..n].CopyTo(l);
-        Evidence(l, out float max, out float logSumExp, out entropy, out top1, out top2);
+        Evidence(l, out float logSumExp, out entropy, out top1, out top2);
 
         if (_o.LogitBias is { } bias)
             foreach (var (id, b) in bias)
@@ -60,25 +62,28 @@ internal sealed class Sampler
         return chosen;
     }
 
-    /// <summary>The raw distribution's log-normaliser, entropy and two largest probabilities.</summary>
-    private static void Evidence(ReadOnlySpan<float> logits, out float max, out float logSumExp, out float entropy, out float top1, out float top2)
+    /// <summary>
+    /// The raw distribution's log-normaliser, entropy and two largest probabilities, vectorised over the vocabulary:
+    /// with e = exp(z − max), log Z = max + log Σe and H = log Σe − Σ e·(z − max) / Σe.
+    /// </summary>
+    private void Evidence(ReadOnlySpan<float> logits, out float logSumExp, out float entropy, out float top1, out float top2)
     {
-        max = TensorPrimitives.Max(logits);
-        double sum = 0, weighted = 0;
-        float best = float.NegativeInfinity, second = float.NegativeInfinity;
+        var shifted = _values.AsSpan(0, logits.Length); // scratch: overwritten by the truncation steps afterwards
+        int best = TensorPrimitives.IndexOfMax(logits);
+        float max = logits[best];
+        TensorPrimitives.Subtract(logits, max, shifted);
+        // Σ e·(z − max) needs e and (z − max) together: e goes to a second buffer.
+        var exp = _expScratch.AsSpan(0, logits.Length);
+        TensorPrimitives.Exp(shifted, exp);
+        double sum = TensorPrimitives.Sum(exp);
+        float weighted = TensorPrimitives.Dot(exp, shifted);
+        float second = float.NegativeInfinity;
         for (int i = 0; i < logits.Length; i++)
-        {
-            float z = logits[i];
-            double e = Math.Exp(z - max);
-            sum += e;
-            weighted += e * (z - max);
-            if (z > best) { second = best; best = z; }
-            else if (z > second) second = z;
-        }
-        logSumExp = max + (float)Math.Log(sum);
-        // H = −Σ p log p = log Σe − Σ e·(z−max)/Σe
-        entropy = (float)(Math.Log(sum) - weighted / sum);
-        top1 = MathF.Exp(best - logSumExp);
+            if (i != best && logits[i] > second) second = logits[i];
+        double logSum = Math.Log(sum);
+        logSumExp = max + (float)logSum;
+        entropy = (float)(logSum - weighted / sum);
+        top1 = MathF.Exp(max - logSumExp);
         top2 = float.IsNegativeInfinity(second) ? 0 : MathF.Exp(second - logSumExp);
     }
 
