@@ -176,7 +176,7 @@ public sealed class InferenceSession : IDisposable
                     for (int i = 0; i < n && start + i + 1 < tokens.Count; i++)
                     {
                         var row = logits.AsSpan(i * vocab, vocab);
-                        result[start + i] = row[tokens[start + i + 1]] - Tensors.TensorOps.LogSumExp(row);
+                        result[start + i] = row[tokens[start + i + 1]] - Tensors.TensorMath.LogSumExp(row);
                     }
                 }
                 // The cache now holds every token; only the next-token logits were not kept.
