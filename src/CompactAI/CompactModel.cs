@@ -58,6 +58,11 @@ public sealed class CompactModel : IDisposable
 
     internal GgufFile File => _file;
 
+    private SessionState.Fingerprint? _stateFingerprint;
+
+    /// <summary>What a saved session state records about the model, computed once.</summary>
+    internal SessionState.Fingerprint StateFingerprint => _stateFingerprint ??= SessionState.Fingerprint.Of(this);
+
     /// <summary>Loads a model from a GGUF file (memory-mapped; the weights are not copied).</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="GgufFormatException">The file is malformed or misses a required key or tensor.</exception>
