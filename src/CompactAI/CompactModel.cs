@@ -99,7 +99,11 @@ public sealed class CompactModel : IDisposable
 
     private SessionPool? _sessions;
 
-    /// <summary>The model's shared, bounded session pool (<see cref="CompactModelOptions.MaxParallelSequences"/> sessions).</summary>
+    /// <summary>
+    /// The model's shared, bounded session pool (<see cref="CompactModelOptions.MaxParallelSequences"/> sessions), used by
+    /// the chat client and the embedding generator. Each request gets the idle session whose cache shares the longest prefix
+    /// with its prompt, so a system prompt common to many conversations is processed once and then served from the cache.
+    /// </summary>
     public SessionPool Sessions
     {
         get
