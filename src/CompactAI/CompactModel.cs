@@ -58,6 +58,11 @@ public sealed class CompactModel : IDisposable
 
     internal GgufFile File => _file;
 
+    private SessionState.Fingerprint? _stateFingerprint;
+
+    /// <summary>What a saved session state records about the model, computed once.</summary>
+    internal SessionState.Fingerprint StateFingerprint => _stateFingerprint ??= SessionState.Fingerprint.Of(this);
+
     /// <summary>Loads a model from a GGUF file (memory-mapped; the weights are not copied).</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="GgufFormatException">The file is malformed or misses a required key or tensor.</exception>
@@ -94,7 +99,11 @@ public sealed class CompactModel : IDisposable
 
     private SessionPool? _sessions;
 
-    /// <summary>The model's shared, bounded session pool (<see cref="CompactModelOptions.MaxParallelSequences"/> sessions).</summary>
+    /// <summary>
+    /// The model's shared, bounded session pool (<see cref="CompactModelOptions.MaxParallelSequences"/> sessions), used by
+    /// the chat client and the embedding generator. Each request gets the idle session whose cache shares the longest prefix
+    /// with its prompt, so a system prompt common to many conversations is processed once and then served from the cache.
+    /// </summary>
     public SessionPool Sessions
     {
         get

@@ -176,7 +176,7 @@ public sealed class InferenceSession : IDisposable
                     for (int i = 0; i < n && start + i + 1 < tokens.Count; i++)
                     {
                         var row = logits.AsSpan(i * vocab, vocab);
-                        result[start + i] = row[tokens[start + i + 1]] - Tensors.TensorOps.LogSumExp(row);
+                        result[start + i] = row[tokens[start + i + 1]] - Tensors.TensorMath.LogSumExp(row);
                     }
                 }
                 // The cache now holds every token; only the next-token logits were not kept.
@@ -233,6 +233,103 @@ public sealed class InferenceSession : IDisposable
                 Exit();
             }
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Writes this session's cached tokens and their keys and values to <paramref name="stream"/>, so that
+    /// <see cref="LoadState"/> on a session of the same model (this one later, or another) continues without
+    /// recomputing them. Only the used positions are written, in half precision (exact: the cache holds half-rounded
+    /// values), followed by a SHA-256 checksum.
+    /// </summary>
+    /// <remarks>
+    /// Format (little-endian): magic <c>CAISTATE</c>, version u32 (1), the model fingerprint (architecture, block count,
+    /// embedding length, head count, KV head count, head and value dimensions, vocabulary size and tensor count, then a
+    /// SHA-256 of the hyper-parameters and every tensor's name, type and shape), token count i32, the tokens, then for each
+    /// layer and KV head the keys and the values of the used positions as f16, then the checksum.
+    /// </remarks>
+    /// <param name="stream">A writable stream; it is flushed, not closed.</param>
+    /// <exception cref="InvalidOperationException">The session is generating.</exception>
+    public void SaveState(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Enter();
+        try
+        {
+            SessionState.SaveAsync(stream, _model.StateFingerprint, _tokens, _cache, _model.Config.BlockCount, useAsync: false, CancellationToken.None)
+                .AsTask().GetAwaiter().GetResult();
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>Writes the session state asynchronously; see <see cref="SaveState"/>.</summary>
+    /// <param name="stream">A writable stream; it is flushed, not closed.</param>
+    /// <param name="cancellationToken">Checked between buffer writes.</param>
+    /// <exception cref="InvalidOperationException">The session is generating.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public async Task SaveStateAsync(Stream stream, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        Enter();
+        try
+        {
+            await SessionState.SaveAsync(stream, _model.StateFingerprint, _tokens, _cache, _model.Config.BlockCount, useAsync: true, cancellationToken)
+                .ConfigureAwait(false);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>
+    /// Replaces this session's cache with a state written by <see cref="SaveState"/>: afterwards <see cref="Tokens"/> are
+    /// the saved tokens, and a prompt starting with them evaluates only what follows (the last cached token is never
+    /// re-run unless the prompt ends there). Generation continues exactly as it would have in the saved session.
+    /// Reads no byte past the state's end, so a state may be followed by other data in the stream.
+    /// </summary>
+    /// <param name="stream">A readable stream positioned at the state.</param>
+    /// <exception cref="SessionStateException">The state is truncated or corrupt (bad magic, version, checksum, token id),
+    /// was saved from a different model (architecture, a dimension or the tensor hash differ), or holds more tokens than
+    /// <see cref="ContextSize"/>; <see cref="SessionStateException.Field"/> names the field. The session is then empty
+    /// (as after <see cref="Reset"/>).</exception>
+    /// <exception cref="InvalidOperationException">The session is generating.</exception>
+    public void LoadState(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        LoadStateCoreAsync(stream, useAsync: false, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>Loads a session state asynchronously; see <see cref="LoadState"/>.</summary>
+    /// <param name="stream">A readable stream positioned at the state.</param>
+    /// <param name="cancellationToken">Checked between buffer reads; a cancelled load leaves the session empty.</param>
+    /// <exception cref="SessionStateException">The state is truncated, corrupt, from another model or too long for the context.</exception>
+    /// <exception cref="InvalidOperationException">The session is generating.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public Task LoadStateAsync(Stream stream, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        return LoadStateCoreAsync(stream, useAsync: true, cancellationToken).AsTask();
+    }
+
+    private async ValueTask LoadStateCoreAsync(Stream stream, bool useAsync, CancellationToken ct)
+    {
+        Enter();
+        try
+        {
+            // The cache is overwritten as the stream is read: forget the old tokens first, so a failed load leaves an empty session.
+            _tokens.Clear();
+            var c = _model.Config;
+            var tokens = await SessionState.LoadAsync(stream, _model.StateFingerprint, _cache, c.BlockCount, ContextSize, c.VocabularySize, useAsync, ct)
+                .ConfigureAwait(false);
+            _tokens.AddRange(tokens);
+        }
+        finally
+        {
+            Exit();
+        }
     }
 
     /// <summary>Releases the worker threads and buffers.</summary>

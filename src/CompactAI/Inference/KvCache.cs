@@ -55,8 +55,8 @@ internal sealed class KvCache
         {
             for (int h = 0; h < KvHeads; h++)
             {
-                Tensors.TensorOps.RoundToHalf(keys.Slice((b * KvHeads + h) * HeadDim, HeadDim), KeysOf(layer, h).Slice((startPos + b) * HeadDim, HeadDim));
-                Tensors.TensorOps.RoundToHalf(values.Slice((b * KvHeads + h) * ValueDim, ValueDim), ValuesOf(layer, h).Slice((startPos + b) * ValueDim, ValueDim));
+                Tensors.TensorMath.RoundToHalf(keys.Slice((b * KvHeads + h) * HeadDim, HeadDim), KeysOf(layer, h).Slice((startPos + b) * HeadDim, HeadDim));
+                Tensors.TensorMath.RoundToHalf(values.Slice((b * KvHeads + h) * ValueDim, ValueDim), ValuesOf(layer, h).Slice((startPos + b) * ValueDim, ValueDim));
             }
         }
     }

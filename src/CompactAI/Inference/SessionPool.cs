@@ -5,7 +5,23 @@ namespace CompactAI.Inference;
 /// <see cref="Capacity"/> sequences run at once (the rest wait, in order), which bounds KV-cache memory; a returned
 /// session keeps its cache, and the next request gets the idle session sharing the longest prefix with its prompt.
 /// </summary>
-/// <remarks>Thread-safe. Disposing a lease returns its session, also when the request was cancelled.</remarks>
+/// <remarks>
+/// <para>
+/// Prefix caching: <see cref="RentAsync"/> compares the prompt with the <see cref="InferenceSession.Tokens"/> of every
+/// idle session and lends the one with the longest common prefix (the first such one on a tie). The session then runs only
+/// the prompt tokens after that prefix (<see cref="InferenceSession.LastPromptTokensEvaluated"/> counts them), so a long
+/// system prompt shared by many conversations, or the earlier turns of a conversation, is processed once per session and
+/// reused by every later request that starts with it; the results are identical to a fresh session's. When no idle session
+/// shares even one token and fewer than <see cref="Capacity"/> sessions exist, a new session is created instead, so that an
+/// unrelated request does not overwrite another conversation's cache; otherwise the best idle session is reused and its
+/// cache is cut back to the common prefix.
+/// </para>
+/// <para>
+/// A cache can also be carried across processes or pools with <see cref="InferenceSession.SaveState"/> and
+/// <see cref="InferenceSession.LoadState"/>.
+/// </para>
+/// <para>Thread-safe. Disposing a lease returns its session, also when the request was cancelled.</para>
+/// </remarks>
 public sealed class SessionPool : IDisposable
 {
     private readonly CompactModel _model;
@@ -36,7 +52,13 @@ public sealed class SessionPool : IDisposable
     /// <summary>Requests holding a session right now.</summary>
     public int InUse => Capacity - _slots.CurrentCount;
 
-    /// <summary>Waits for a free slot and lends the idle session whose cache best matches <paramref name="prompt"/>.</summary>
+    /// <summary>
+    /// Waits for a free slot and lends the idle session whose cached tokens share the longest prefix with
+    /// <paramref name="prompt"/> (see the class remarks), or a new session when none shares a token and the pool is not full.
+    /// </summary>
+    /// <param name="prompt">The tokens the request will run; only used to choose the session.</param>
+    /// <param name="cancellationToken">Cancels the wait for a slot.</param>
+    /// <returns>A lease; dispose it to return the session with its cache.</returns>
     public async ValueTask<Lease> RentAsync(IReadOnlyList<int> prompt, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);

@@ -70,7 +70,7 @@ internal sealed class Attention : IParallelJob
             int first = _window > 0 ? Math.Max(0, len - _window) : 0; // sliding window: the last `window` positions
             var keys = cache.KeysOf(_layer, kvh);
             var values = cache.ValuesOf(_layer, kvh);
-            TensorOps.RoundToHalf(_q.AsSpan(item * hd, hd), q);
+            TensorMath.RoundToHalf(_q.AsSpan(item * hd, hd), q);
             acc.Clear();
             float max = float.NegativeInfinity, sum = 0;
             for (int t = first; t < len; t++)
@@ -84,7 +84,7 @@ internal sealed class Attention : IParallelJob
                     float rescale = MathF.Exp(max - s);
                     max = s;
                     TensorPrimitives.Multiply(acc, rescale, acc);
-                    TensorOps.RoundToHalf(acc, acc);
+                    TensorMath.RoundToHalf(acc, acc);
                     sum *= rescale;
                 }
                 else
@@ -92,7 +92,7 @@ internal sealed class Attention : IParallelJob
                     weight = MathF.Exp(s - max);
                 }
                 Axpy(weight, values.Slice(t * vd, vd), acc);
-                TensorOps.RoundToHalf(acc, acc);
+                TensorMath.RoundToHalf(acc, acc);
                 sum += weight;
             }
             TensorPrimitives.Divide(acc, sum, _out.AsSpan(item * vd, vd));

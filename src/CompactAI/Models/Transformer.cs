@@ -68,7 +68,11 @@ internal sealed class Transformer
         int first = allLogits ? 0 : n - 1, rows = n - first;
         RmsNorm(_x.AsSpan(first * embd), _w.OutputNorm, _xn, rows);
         _matmul.Compute(_w.Output, _xn, rows, logits);
-        if (_c.FinalLogitSoftcap > 0) TensorOps.Softcap(logits[..(rows * _c.VocabularySize)], _c.FinalLogitSoftcap);
+        if (_c.FinalLogitSoftcap > 0)
+        {
+            var capped = logits[..(rows * _c.VocabularySize)];
+            TensorMath.Softcap(capped, _c.FinalLogitSoftcap, capped);
+        }
     }
 
     /// <summary>
@@ -121,8 +125,8 @@ internal sealed class Transformer
             RmsNorm(_x, layer.FfnNorm, _xn, n);
             ProjectGateUp(layer, n);
             int ffn = n * _c.FeedForwardLength;
-            if (_c.Activation == FfnActivation.Silu) TensorOps.Silu(_gate.AsSpan(0, ffn));
-            else TensorOps.GeluTanh(_gate.AsSpan(0, ffn));
+            if (_c.Activation == FfnActivation.Silu) TensorMath.Silu(_gate.AsSpan(0, ffn), _gate.AsSpan(0, ffn));
+            else TensorMath.GeluTanh(_gate.AsSpan(0, ffn), _gate.AsSpan(0, ffn));
             TensorPrimitives.Multiply(_gate.AsSpan(0, ffn), _up.AsSpan(0, ffn), _gate.AsSpan(0, ffn));
             _matmul.Compute(layer.Down, _gate, n, _proj);
             if (layer.PostFfnNorm is { } pfn) RmsNorm(_proj, pfn, _proj, n);
@@ -187,7 +191,7 @@ internal sealed class Transformer
     private void RmsNorm(ReadOnlySpan<float> x, float[] gain, Span<float> dst, int rows)
     {
         int embd = _c.EmbeddingLength;
-        for (int b = 0; b < rows; b++) TensorOps.RmsNorm(x.Slice(b * embd, embd), gain, _c.RmsNormEpsilon, dst.Slice(b * embd, embd));
+        for (int b = 0; b < rows; b++) TensorMath.RmsNorm(x.Slice(b * embd, embd), gain, _c.RmsNormEpsilon, dst.Slice(b * embd, embd));
     }
 
     private void HeadNorm(float[] data, float[] gain, int heads)
@@ -196,7 +200,7 @@ internal sealed class Transformer
         for (int h = 0; h < heads; h++)
         {
             var v = data.AsSpan(h * hd, hd);
-            TensorOps.RmsNorm(v, gain, _c.RmsNormEpsilon, v);
+            TensorMath.RmsNorm(v, gain, _c.RmsNormEpsilon, v);
         }
     }
 }

@@ -1,0 +1,69 @@
+using System.Numerics.Tensors;
+
+namespace CompactAI.Tensors;
+
+public static partial class TensorMath
+{
+    /// <summary>destination[i] = x[i]·σ(x[i]) = x[i] / (1 + exp(−x[i])), SiLU (swish): the gate of SwiGLU feed-forward blocks.</summary>
+    /// <remarks>Computed in that quotient form, as ggml does: −∞ gives NaN (−∞/∞), +∞ gives +∞, NaN stays NaN, −0 stays −0.</remarks>
+    /// <param name="x">The input.</param>
+    /// <param name="destination">Receives the result; may be <paramref name="x"/> itself.</param>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <paramref name="x"/> or partially overlaps it.</exception>
+    public static void Silu(ReadOnlySpan<float> x, Span<float> destination)
+    {
+        CheckDestination(x, destination, nameof(x), nameof(destination));
+        // Scalar MathF.Exp on purpose: the forward pass's numerics are pinned by the llama.cpp goldens.
+        for (int i = 0; i < x.Length; i++) destination[i] = x[i] / (1.0f + MathF.Exp(-x[i]));
+    }
+
+    /// <summary>
+    /// destination[i] = ½x(1 + tanh(√(2/π)·(x + 0.044715x³))) with x = x[i], GELU in ggml's tanh approximation: the gate of
+    /// GeGLU feed-forward blocks (Gemma).
+    /// </summary>
+    /// <param name="x">The input.</param>
+    /// <param name="destination">Receives the result; may be <paramref name="x"/> itself.</param>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <paramref name="x"/> or partially overlaps it.</exception>
+    public static void GeluTanh(ReadOnlySpan<float> x, Span<float> destination)
+    {
+        CheckDestination(x, destination, nameof(x), nameof(destination));
+        const float sqrt2OverPi = 0.79788456080286535587989211986876f;
+        for (int i = 0; i < x.Length; i++)
+        {
+            float v = x[i];
+            destination[i] = 0.5f * v * (1.0f + MathF.Tanh(sqrt2OverPi * v * (1.0f + 0.044715f * v * v)));
+        }
+    }
+
+    /// <summary>destination[i] = c·tanh(x[i] / c), soft-capping into (−c, c): Gemma 2's treatment of logits.</summary>
+    /// <param name="x">The input.</param>
+    /// <param name="cap">c, positive and finite.</param>
+    /// <param name="destination">Receives the result; may be <paramref name="x"/> itself.</param>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <paramref name="x"/> or partially overlaps it.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="cap"/> is not positive and finite.</exception>
+    public static void Softcap(ReadOnlySpan<float> x, float cap, Span<float> destination)
+    {
+        CheckDestination(x, destination, nameof(x), nameof(destination));
+        if (!(cap > 0) || float.IsPositiveInfinity(cap)) throw new ArgumentOutOfRangeException(nameof(cap), cap, "The cap must be positive and finite.");
+        for (int i = 0; i < x.Length; i++) destination[i] = cap * MathF.Tanh(x[i] / cap);
+    }
+
+    /// <summary>
+    /// destination[i] = (float)(Half)x[i]: rounds to the nearest half-precision value (ties to even; overflow gives ±∞,
+    /// NaN stays NaN, −0 stays −0). The KV cache holds keys and values rounded so, as llama.cpp's F16 cache does.
+    /// </summary>
+    /// <param name="x">The input.</param>
+    /// <param name="destination">Receives the result; may be <paramref name="x"/> itself.</param>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is shorter than <paramref name="x"/> or partially overlaps it.</exception>
+    public static void RoundToHalf(ReadOnlySpan<float> x, Span<float> destination)
+    {
+        CheckDestination(x, destination, nameof(x), nameof(destination));
+        // Vectorised conversions through a small stack buffer, in chunks.
+        Span<Half> tmp = stackalloc Half[256];
+        for (int i = 0; i < x.Length; i += 256)
+        {
+            int n = Math.Min(256, x.Length - i);
+            TensorPrimitives.ConvertToHalf(x.Slice(i, n), tmp[..n]);
+            TensorPrimitives.ConvertToSingle(tmp[..n], destination.Slice(i, n));
+        }
+    }
+}
