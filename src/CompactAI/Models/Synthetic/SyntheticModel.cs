@@ -35,7 +35,7 @@ internal static class SyntheticModel
         string a = shape.Architecture;
         var tokenKeys = CopyVocabulary(vocab, shape, out int vocabSize);
         Add("general.architecture", new GgufValue(GgufValueType.String, a));
-        Add("general.name", new GgufValue(GgufValueType.String, $"synthetic {shape.Name}"));
+        Add("general.name", new GgufValue(GgufValueType.String, ModelName(shape, vocab)));
         Add($"{a}.context_length", new GgufValue(GgufValueType.UInt32, (uint)shape.Context));
         Add($"{a}.embedding_length", new GgufValue(GgufValueType.UInt32, (uint)shape.Embedding));
         Add($"{a}.block_count", new GgufValue(GgufValueType.UInt32, (uint)shape.Layers));
@@ -185,6 +185,17 @@ internal static class SyntheticModel
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// <c>synthetic {shape}</c>. llama.cpp sets Phi-3's special-token attributes on any model whose name contains
+    /// "phi3" or "phi-3", looking up the Phi-3 vocabulary's <c>&lt;/s&gt;</c>, and fails to load without it; with another
+    /// vocabulary (GPT-2's by default) the name is written "phi 3" so the file loads as a real converted one would.
+    /// </summary>
+    private static string ModelName(ModelShape shape, GgufFile vocab)
+    {
+        string name = $"synthetic {shape.Name}";
+        return vocab.Metadata.GetArray<string>("tokenizer.ggml.tokens").Contains("</s>") ? name : name.Replace("phi3", "phi 3", StringComparison.Ordinal);
     }
 
     /// <summary>The vocabulary's tokenizer keys, with tokens padded to the shape's size by unused <c>[PAD{i}]</c> tokens.</summary>
