@@ -77,6 +77,12 @@ public sealed record ModelConfig
     /// <summary>Scale of q·k before the softmax (default 1/√HeadDim).</summary>
     public float AttentionScale { get; init; }
 
+    /// <summary>
+    /// Whether q is multiplied by <see cref="AttentionScale"/> before attention rather than the scores after it, as
+    /// llama.cpp's graphs for Gemma and Phi-3 do: flash attention then rounds the scaled q to half precision.
+    /// </summary>
+    public bool ScaleQueryBeforeAttention { get; init; }
+
     /// <summary>Attention logit soft-cap c: s = c·tanh(s/c) (0: off; Gemma 2 uses 50).</summary>
     public float AttentionSoftcap { get; init; }
 
@@ -91,6 +97,9 @@ public sealed record ModelConfig
 
     /// <summary>RoPE base of sliding-window layers (Gemma 3's local layers use 10000).</summary>
     public float SlidingWindowRopeFreqBase { get; init; }
+
+    /// <summary>Linear RoPE position scale of sliding-window layers (Gemma 2: the global one; Gemma 3: 1).</summary>
+    public float SlidingWindowRopeFreqScale { get; init; } = 1.0f;
 
     /// <summary>Linear RoPE position scale of full-attention layers (1 / <c>rope.scaling.factor</c>).</summary>
     public float RopeFreqScale { get; init; } = 1.0f;

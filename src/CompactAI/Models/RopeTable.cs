@@ -28,10 +28,11 @@ internal sealed class RopeTable
     {
         for (int b = 0; b < n; b++)
         {
-            float theta = (startPos + b) * _positionScale;
+            // As ggml: θ runs from the position by repeated ·base^(−2/d); the scale multiplies θ/factor afterwards.
+            float theta = startPos + b;
             for (int i = 0; i < _half; i++)
             {
-                float t = _factors is null ? theta : theta / _factors[i];
+                float t = _positionScale * (_factors is null ? theta : theta / _factors[i]);
                 _cos[b * _half + i] = MathF.Cos(t);
                 _sin[b * _half + i] = MathF.Sin(t);
                 theta *= _thetaScale;

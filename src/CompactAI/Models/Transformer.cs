@@ -49,7 +49,7 @@ internal sealed class Transformer
         if (l0.Qkv is not null || l0.Gate is null) _fused = new float[maxBatch * Math.Max(_qDim + _kDim + _vDim, 2 * ff)];
         _globalRope = new RopeTable(config.RopeDimensions, config.RopeFreqBase, config.RopeFreqScale, weights.RopeFrequencyFactors, maxBatch);
         _localRope = config.SlidingWindowLayers is null ? _globalRope
-            : new RopeTable(config.RopeDimensions, config.SlidingWindowRopeFreqBase, 1.0f, weights.RopeFrequencyFactors, maxBatch);
+            : new RopeTable(config.RopeDimensions, config.SlidingWindowRopeFreqBase, config.SlidingWindowRopeFreqScale, weights.RopeFrequencyFactors, maxBatch);
     }
 
     /// <summary>Most tokens one <see cref="Forward"/> call takes.</summary>

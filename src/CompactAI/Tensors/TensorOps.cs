@@ -47,21 +47,41 @@ internal static class TensorOps
         for (int i = 0; i < x.Length; i++) x[i] = x[i] / (1.0f + MathF.Exp(-x[i]));
     }
 
-    /// <summary>x = ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (GELU, tanh approximation, as ggml).</summary>
+    /// <summary>
+    /// x = ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (GELU, tanh approximation), with ggml's CPU arithmetic: x is rounded to
+    /// half precision and looked up in a table of half-precision results (x ≤ −10 gives 0, x ≥ 10 gives x). The table's
+    /// rounding (relative 2⁻¹¹) is visible at a 1e-4 logit tolerance, so it is reproduced rather than computed in float.
+    /// </summary>
     public static void GeluTanh(Span<float> x)
     {
-        const float sqrt2OverPi = 0.79788456080286535587989211986876f;
+        var table = s_geluTable.Value;
         for (int i = 0; i < x.Length; i++)
         {
             float v = x[i];
-            x[i] = 0.5f * v * (1.0f + MathF.Tanh(sqrt2OverPi * v * (1.0f + 0.044715f * v * v)));
+            if (v <= -10.0f) x[i] = 0.0f;
+            else if (v < 10.0f) x[i] = table[BitConverter.HalfToUInt16Bits((Half)v)];
         }
     }
 
-    /// <summary>x = c·tanh(x / c): Gemma 2's soft-capping of logits.</summary>
+    private static float GeluTanhF32(float v)
+    {
+        const float sqrt2OverPi = 0.79788456080286535587989211986876f;
+        return 0.5f * v * (1.0f + MathF.Tanh(sqrt2OverPi * v * (1.0f + 0.044715f * v * v)));
+    }
+
+    /// <summary>GELU of every half-precision value, rounded to half: ggml's <c>ggml_table_gelu_f16</c>, indexed by the bits.</summary>
+    private static readonly Lazy<float[]> s_geluTable = new(() =>
+    {
+        var table = new float[65536];
+        for (int i = 0; i < table.Length; i++) table[i] = (float)(Half)GeluTanhF32((float)BitConverter.UInt16BitsToHalf((ushort)i));
+        return table;
+    });
+
+    /// <summary>x = c·tanh(x·(1/c)): Gemma 2's soft-capping of logits, multiplying by 1/c as llama.cpp's graph does.</summary>
     public static void Softcap(Span<float> x, float cap)
     {
-        for (int i = 0; i < x.Length; i++) x[i] = cap * MathF.Tanh(x[i] / cap);
+        float inverse = 1.0f / cap;
+        for (int i = 0; i < x.Length; i++) x[i] = cap * MathF.Tanh(x[i] * inverse);
     }
 
     /// <summary>log Σ exp(x), computed stably as max + log Σ exp(x − max).</summary>

@@ -15,11 +15,14 @@ namespace CompactAI.Tests.Models;
 public sealed class ArchitectureConformanceTests(ITestOutputHelper output)
 {
     /// <summary>
-    /// Largest accepted |logit − llama.cpp|. What remains is arithmetic llama.cpp does differently, not maths: summation
-    /// order in the matmuls, ggml's vectorised exp/SiLU and its F16 GELU table, the F16 KV cache and flash-attention
-    /// rounding (reproduced, but in a different order of operations).
+    /// Largest accepted |logit − llama.cpp| (logits here are of order 1). Every half-precision rounding llama.cpp does
+    /// is reproduced (F16 KV cache, q and the flash-attention accumulator, the F16 GELU table), so what remains is float
+    /// summation order (matmuls, ~1e-7 relative). Llama, Qwen2, Gemma and Phi-3 agree to 2e-7; 1e-4 leaves room for a
+    /// rare half-precision rounding flip. Per-head Q/K norms (Qwen3, Gemma 3) and post-norms (Gemma 2/3) sharpen
+    /// attention and blow small layer outputs up to unit scale, so one flip of a cached half costs up to ~3e-4 there
+    /// (observed: Qwen3 2e-5, Gemma 3 1e-4, Gemma 2 2.5e-4, traced with llama.cpp's eval callback to such flips).
     /// </summary>
-    private const double LogitTolerance = 2e-3;
+    private static double ToleranceFor(string family) => family is "qwen3" or "gemma2" or "gemma3" ? 1e-3 : 1e-4;
 
     public static TheoryData<string> Families()
     {
@@ -63,7 +66,7 @@ public sealed class ArchitectureConformanceTests(ITestOutputHelper output)
                     }
                 }
                 output.WriteLine($"{family}, {JsonSerializer.Serialize(prompt)}: max |logit − llama.cpp| = {maxDiff:G3}");
-                Assert.True(maxDiff <= LogitTolerance, $"{family}, {JsonSerializer.Serialize(prompt)}: max |logit − llama.cpp| = {maxDiff:G3}");
+                Assert.True(maxDiff <= ToleranceFor(family), $"{family}, {JsonSerializer.Serialize(prompt)}: max |logit − llama.cpp| = {maxDiff:G3}");
 
                 int[] expected = Ints(c.GetProperty("output_ids"));
                 session.Reset();
