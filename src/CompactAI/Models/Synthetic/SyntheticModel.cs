@@ -53,8 +53,8 @@ internal static class SyntheticModel
         if (a is "gemma2" or "gemma3") Add($"{a}.attention.sliding_window", new GgufValue(GgufValueType.UInt32, 8u));
         if (a is "gemma2")
         {
-            Add("gemma2.attn_logit_softcapping", new GgufValue(GgufValueType.Float32, 50f));
-            Add("gemma2.final_logit_softcapping", new GgufValue(GgufValueType.Float32, 30f));
+            Add("gemma2.attn_logit_softcapping", new GgufValue(GgufValueType.Float32, shape.AttentionSoftcap));
+            Add("gemma2.final_logit_softcapping", new GgufValue(GgufValueType.Float32, shape.FinalLogitSoftcap));
         }
         foreach (var (key, value) in tokenKeys) Add(key, value);
         if (preset is { } p) Add("general.file_type", new GgufValue(GgufValueType.UInt32, ModelQuantizer.FileType(p)));
