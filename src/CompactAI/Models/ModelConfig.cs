@@ -104,6 +104,12 @@ public sealed record ModelConfig
     /// <summary>Linear RoPE position scale of full-attention layers (1 / <c>rope.scaling.factor</c>).</summary>
     public float RopeFreqScale { get; init; } = 1.0f;
 
+    /// <summary>Multiplier of RoPE's cos and sin (<c>rope.scaling.attn_factor</c>, default 1; LongRoPE's attention scaling).</summary>
+    public float RopeAttentionFactor { get; init; } = 1.0f;
+
+    /// <summary>The context the model was trained with before RoPE scaling (<c>rope.scaling.original_context_length</c>, default <see cref="ContextLength"/>).</summary>
+    public int RopeOriginalContextLength { get; init; }
+
     /// <summary>Whether layer <paramref name="layer"/> uses the sliding window.</summary>
     public bool IsSlidingWindowLayer(int layer) => SlidingWindow > 0 && SlidingWindowLayers is { } l && l[layer];
 
@@ -154,8 +160,20 @@ public sealed record ModelConfig
             VocabularySize = checked((int)embedding.Dimensions[1]),
             AttentionScale = 1.0f / MathF.Sqrt(headDim),
             SlidingWindowRopeFreqBase = m.GetFloat32(p + "rope.freq_base", 10000f),
-            RopeFreqScale = m.GetFloat32(p + "rope.scaling.factor", 1.0f) is > 0 and var f && m.GetString(p + "rope.scaling.type", "none") == "linear" ? 1.0f / f : 1.0f,
+            RopeFreqScale = RopeFreqScaleOf(m, p),
+            RopeAttentionFactor = m.GetFloat32(p + "rope.scaling.attn_factor", 1.0f),
+            RopeOriginalContextLength = m.GetInt32(p + "rope.scaling.original_context_length", m.GetInt32(p + "context_length", 2048)),
         };
+    }
+
+    /// <summary>
+    /// 1 / <c>rope.scaling.factor</c> (or the older <c>rope.scale_linear</c>), as llama.cpp reads it: a missing
+    /// <c>rope.scaling.type</c> means linear, and only "none" turns the factor off.
+    /// </summary>
+    private static float RopeFreqScaleOf(GgufMetadata m, string p)
+    {
+        float factor = m.GetFloat32(p + "rope.scaling.factor", m.GetFloat32(p + "rope.scale_linear", 0f));
+        return factor == 0f || m.GetString(p + "rope.scaling.type", "linear") == "none" ? 1.0f : 1.0f / factor;
     }
 
     private static int Positive(GgufMetadata m, string key, int value) =>

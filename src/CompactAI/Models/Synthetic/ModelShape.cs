@@ -14,6 +14,12 @@ internal sealed record ModelShape(
     /// <summary>Llama 3 rope scaling (written as the rope_freqs tensor, as the converter does).</summary>
     public bool Llama3RopeScaling { get; init; }
 
+    /// <summary>
+    /// Phi-3 LongRoPE: short and long frequency factors (tensors), the context they switch at
+    /// (<c>rope.scaling.original_context_length</c>) and the attention factor √(1 + ln(context/original)/ln(original)).
+    /// </summary>
+    public int LongRopeOriginalContext { get; init; }
+
     /// <summary>Gemma 2's attention logit soft-cap (50 in the real models).</summary>
     public float AttentionSoftcap { get; init; } = 50f;
 
@@ -34,7 +40,7 @@ internal sealed record ModelShape(
         // the tiny model's caps are of that size, so that the soft-caps are exercised.
         new("tiny-gemma2", "gemma2", 64, 4, 4, 2, 128, 0, 512, 10000f, 1e-6f, "gpt-2") { AttentionSoftcap = 0.02f, FinalLogitSoftcap = 1f },
         new("tiny-gemma3", "gemma3", 64, 6, 4, 2, 128, 0, 512, 1000000f, 1e-6f, "gpt-2"),
-        new("tiny-phi3", "phi3", 64, 2, 4, 4, 128, 0, 512, 10000f, 1e-5f, "gpt-2"),
+        new("tiny-phi3", "phi3", 64, 2, 4, 4, 128, 0, 512, 10000f, 1e-5f, "gpt-2") { LongRopeOriginalContext = 256 },
     }.ToDictionary(s => s.Name, StringComparer.Ordinal);
 
     /// <summary>The shape named <paramref name="name"/>.</summary>

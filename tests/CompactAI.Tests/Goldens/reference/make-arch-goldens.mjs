@@ -18,6 +18,9 @@ import {loadReference, stringify} from "./make-goldens.mjs";
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const FAMILIES = ["llama", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3"];
+// Each family at context 128; tiny-phi3 (LongRoPE, original context 256) also at 512, where llama.cpp switches to the
+// long factors (it pads the context to a multiple of 256 first: 128 runs as 256, still the short factors).
+const RUNS = [...FAMILIES.map(family => ({name: family, family, context: 128})), {name: "phi3-long", family: "phi3", context: 512}];
 export const PROMPTS = ["Hello world, this is a test of the", "def fibonacci(n):\n    return"];
 const FIXED_IDS = [0, 1, 100, 1000, 5000, 10000, 20000, 30000, 40000, 50000, 50256, 262];
 const TOP = 12;
@@ -67,14 +70,14 @@ async function main() {
     const outPath = path.resolve(here, process.argv[3] ?? "../arch-goldens.json");
     const models = [];
     let generator = null;
-    for (const family of FAMILIES) {
+    for (const {name, family, context} of RUNS) {
         const file = path.join(dir, `tiny-${family}.gguf`);
-        const ref = await loadReference(file, {contextSize: 128});
+        const ref = await loadReference(file, {contextSize: context});
         generator = ref.generator;
         const cases = [];
         for (const prompt of PROMPTS) cases.push(await runCase(ref, prompt));
-        models.push({family, shape: `tiny-${family}`, file: path.basename(file), sha256: sha256(file), cases});
-        console.error(`${family}: ${cases.map(c => `[${c.prompt_ids.length} ids] -> ${c.output_ids.join(" ")}`).join(" | ")}`);
+        models.push({name, family, shape: `tiny-${family}`, context, file: path.basename(file), sha256: sha256(file), cases});
+        console.error(`${name}: ${cases.map(c => `[${c.prompt_ids.length} ids] -> ${c.output_ids.join(" ")}`).join(" | ")}`);
         await ref.context.dispose();
         await ref.model.dispose();
         await ref.llama.dispose();
@@ -84,7 +87,8 @@ async function main() {
         notes: "Models: `compactai synth --shape tiny-<family> --type f32 --seed 1` (vocabulary ggml-vocab-gpt-2.gguf). " +
             "prompt_ids = (BOS if the model adds one) + tokenize(prompt, parse_special=false). top_logits: the 12 highest raw " +
             "next-token logits after the prompt (ties by id); fixed_logits: raw logits of fixed ids. output_ids: 16 greedy " +
-            "(argmax) tokens, each fed back (no stop at end-of-generation). Context size 128, one sequence, CPU, 2 threads.",
+            "(argmax) tokens, each fed back (no stop at end-of-generation). context: the context size asked for (llama.cpp " +
+            "pads it to a multiple of 256); one sequence, CPU, 2 threads.",
         models
     };
     const text = stringify(golden).replace(/\{\s+"id": (\d+),\s+"logit": ([-0-9.eE]+)\s+\}/g, "{\"id\": $1, \"logit\": $2}");
