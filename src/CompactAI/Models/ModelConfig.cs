@@ -167,13 +167,14 @@ public sealed record ModelConfig
     }
 
     /// <summary>
-    /// 1 / <c>rope.scaling.factor</c> (or the older <c>rope.scale_linear</c>), as llama.cpp reads it: a missing
-    /// <c>rope.scaling.type</c> means linear, and only "none" turns the factor off.
+    /// 1 / <c>rope.scaling.factor</c> (or the older <c>rope.scale_linear</c>) for linear scaling, as llama.cpp reads it:
+    /// a missing <c>rope.scaling.type</c> means linear. YaRN (which also blends in unscaled angles) is not implemented,
+    /// so its factor is not applied as if it were linear.
     /// </summary>
     private static float RopeFreqScaleOf(GgufMetadata m, string p)
     {
         float factor = m.GetFloat32(p + "rope.scaling.factor", m.GetFloat32(p + "rope.scale_linear", 0f));
-        return factor == 0f || m.GetString(p + "rope.scaling.type", "linear") == "none" ? 1.0f : 1.0f / factor;
+        return factor == 0f || m.GetString(p + "rope.scaling.type", "linear") != "linear" ? 1.0f : 1.0f / factor;
     }
 
     private static int Positive(GgufMetadata m, string key, int value) =>
