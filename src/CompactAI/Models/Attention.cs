@@ -12,9 +12,9 @@ namespace CompactAI.Models;
 /// Causal grouped-query attention over the KV cache, for a batch of consecutive tokens:
 /// out_h = softmax(q_h·Kᵀ·scale + causal mask) · V, where query head h reads key/value head h / (heads / kvHeads).
 /// It is computed in one pass with an online softmax, exactly as llama.cpp's CPU flash attention does with its default
-/// F16 cache: q is rounded to half precision, and the running Σ p·v is kept in half precision (rescaled when a new
-/// maximum appears) and divided by Σ p at the end. Matching that arithmetic is what makes our probabilities agree
-/// with llama.cpp's to 1e-3. Items are (token, head) pairs spread over the worker pool; each head's keys and values
+/// F16 cache: q is rounded to half precision (after the scale, for the families whose graph scales q itself), and the
+/// running Σ p·v is kept in half precision (rescaled when a new maximum appears) and divided by Σ p at the end.
+/// Matching that arithmetic is what makes our probabilities agree with llama.cpp's to 1e-3. Items are (token, head) pairs spread over the worker pool; each head's keys and values
 /// are contiguous in the cache.
 /// </summary>
 internal sealed class Attention : IParallelJob
