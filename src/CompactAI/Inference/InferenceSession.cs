@@ -33,7 +33,7 @@ public sealed class InferenceSession : IDisposable
         var c = model.Config;
         ContextSize = contextSize;
         _pool = new WorkerPool(threads);
-        _transformer = new Transformer(c, model.Weights, _pool, batchSize);
+        _transformer = new Transformer(c, model.Weights, _pool, batchSize, contextSize);
         _cache = new KvCache(c.BlockCount, contextSize, c.KvHeadCount, c.HeadDim, c.ValueDim);
         _logits = new float[c.VocabularySize];
     }

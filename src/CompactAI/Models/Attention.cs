@@ -12,16 +12,16 @@ namespace CompactAI.Models;
 /// Causal grouped-query attention over the KV cache, for a batch of consecutive tokens:
 /// out_h = softmax(q_h·Kᵀ·scale + causal mask) · V, where query head h reads key/value head h / (heads / kvHeads).
 /// It is computed in one pass with an online softmax, exactly as llama.cpp's CPU flash attention does with its default
-/// F16 cache: q is rounded to half precision, and the running Σ p·v is kept in half precision (rescaled when a new
-/// maximum appears) and divided by Σ p at the end. Matching that arithmetic is what makes our probabilities agree
-/// with llama.cpp's to 1e-3. Items are (token, head) pairs spread over the worker pool; each head's keys and values
+/// F16 cache: q is rounded to half precision (after the scale, for the families whose graph scales q itself), and the
+/// running Σ p·v is kept in half precision (rescaled when a new maximum appears) and divided by Σ p at the end.
+/// Matching that arithmetic is what makes our probabilities agree with llama.cpp's to 1e-3. Items are (token, head) pairs spread over the worker pool; each head's keys and values
 /// are contiguous in the cache.
 /// </summary>
 internal sealed class Attention : IParallelJob
 {
     private readonly WorkerPool _pool;
     private readonly int _heads, _kvHeads, _headDim, _valueDim;
-    private readonly float _scale, _softcap;
+    private readonly float _preScale, _scale, _softcap;
 
     // Dispatch state.
     private float[] _q = [], _out = [];
@@ -35,8 +35,12 @@ internal sealed class Attention : IParallelJob
         _kvHeads = c.KvHeadCount;
         _headDim = c.HeadDim;
         _valueDim = c.ValueDim;
-        _scale = c.AttentionScale;
+        // Families whose llama.cpp graph multiplies q by the scale itself hand flash attention a scale of 1, so the
+        // scaled q is what gets rounded to half. With a soft-cap, ggml folds 1/cap into the scale: s = cap·tanh(q·k·(scale/cap)).
+        _preScale = c.ScaleQueryBeforeAttention ? c.AttentionScale : 1.0f;
         _softcap = c.AttentionSoftcap;
+        float scale = c.ScaleQueryBeforeAttention ? 1.0f : c.AttentionScale;
+        _scale = _softcap > 0 ? scale / _softcap : scale;
     }
 
     /// <summary>
@@ -70,13 +74,21 @@ internal sealed class Attention : IParallelJob
             int first = _window > 0 ? Math.Max(0, len - _window) : 0; // sliding window: the last `window` positions
             var keys = cache.KeysOf(_layer, kvh);
             var values = cache.ValuesOf(_layer, kvh);
-            TensorMath.RoundToHalf(_q.AsSpan(item * hd, hd), q);
+            if (_preScale != 1.0f)
+            {
+                TensorPrimitives.Multiply(_q.AsSpan(item * hd, hd), _preScale, q);
+                TensorMath.RoundToHalf(q, q);
+            }
+            else
+            {
+                TensorMath.RoundToHalf(_q.AsSpan(item * hd, hd), q);
+            }
             acc.Clear();
             float max = float.NegativeInfinity, sum = 0;
             for (int t = first; t < len; t++)
             {
                 float s = Dot(q, keys.Slice(t * hd, hd)) * _scale;
-                if (_softcap > 0) s = _softcap * MathF.Tanh(s / _softcap);
+                if (_softcap > 0) s = _softcap * MathF.Tanh(s);
                 float weight = 1;
                 if (s > max)
                 {

@@ -77,6 +77,12 @@ public sealed record ModelConfig
     /// <summary>Scale of q·k before the softmax (default 1/√HeadDim).</summary>
     public float AttentionScale { get; init; }
 
+    /// <summary>
+    /// Whether q is multiplied by <see cref="AttentionScale"/> before attention rather than the scores after it, as
+    /// llama.cpp's graphs for Gemma and Phi-3 do: flash attention then rounds the scaled q to half precision.
+    /// </summary>
+    public bool ScaleQueryBeforeAttention { get; init; }
+
     /// <summary>Attention logit soft-cap c: s = c·tanh(s/c) (0: off; Gemma 2 uses 50).</summary>
     public float AttentionSoftcap { get; init; }
 
@@ -92,8 +98,17 @@ public sealed record ModelConfig
     /// <summary>RoPE base of sliding-window layers (Gemma 3's local layers use 10000).</summary>
     public float SlidingWindowRopeFreqBase { get; init; }
 
+    /// <summary>Linear RoPE position scale of sliding-window layers (Gemma 2: the global one; Gemma 3: 1).</summary>
+    public float SlidingWindowRopeFreqScale { get; init; } = 1.0f;
+
     /// <summary>Linear RoPE position scale of full-attention layers (1 / <c>rope.scaling.factor</c>).</summary>
     public float RopeFreqScale { get; init; } = 1.0f;
+
+    /// <summary>Multiplier of RoPE's cos and sin (<c>rope.scaling.attn_factor</c>, default 1; LongRoPE's attention scaling).</summary>
+    public float RopeAttentionFactor { get; init; } = 1.0f;
+
+    /// <summary>The context the model was trained with before RoPE scaling (<c>rope.scaling.original_context_length</c>, default <see cref="ContextLength"/>).</summary>
+    public int RopeOriginalContextLength { get; init; }
 
     /// <summary>Whether layer <paramref name="layer"/> uses the sliding window.</summary>
     public bool IsSlidingWindowLayer(int layer) => SlidingWindow > 0 && SlidingWindowLayers is { } l && l[layer];
@@ -145,8 +160,21 @@ public sealed record ModelConfig
             VocabularySize = checked((int)embedding.Dimensions[1]),
             AttentionScale = 1.0f / MathF.Sqrt(headDim),
             SlidingWindowRopeFreqBase = m.GetFloat32(p + "rope.freq_base", 10000f),
-            RopeFreqScale = m.GetFloat32(p + "rope.scaling.factor", 1.0f) is > 0 and var f && m.GetString(p + "rope.scaling.type", "none") == "linear" ? 1.0f / f : 1.0f,
+            RopeFreqScale = RopeFreqScaleOf(m, p),
+            RopeAttentionFactor = m.GetFloat32(p + "rope.scaling.attn_factor", 1.0f),
+            RopeOriginalContextLength = m.GetInt32(p + "rope.scaling.original_context_length", m.GetInt32(p + "context_length", 2048)),
         };
+    }
+
+    /// <summary>
+    /// 1 / <c>rope.scaling.factor</c> (or the older <c>rope.scale_linear</c>) for linear scaling, as llama.cpp reads it:
+    /// a missing <c>rope.scaling.type</c> means linear. YaRN (which also blends in unscaled angles) is not implemented,
+    /// so its factor is not applied as if it were linear.
+    /// </summary>
+    private static float RopeFreqScaleOf(GgufMetadata m, string p)
+    {
+        float factor = m.GetFloat32(p + "rope.scaling.factor", m.GetFloat32(p + "rope.scale_linear", 0f));
+        return factor == 0f || m.GetString(p + "rope.scaling.type", "linear") != "linear" ? 1.0f : 1.0f / factor;
     }
 
     private static int Positive(GgufMetadata m, string key, int value) =>

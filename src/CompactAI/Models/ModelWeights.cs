@@ -40,6 +40,14 @@ internal sealed unsafe class ModelWeights
     public required float[] OutputNorm { get; init; }           // [embd]
     public required WeightMatrix Output { get; init; }          // [vocab, embd]; the embedding itself when tied
     public float[]? RopeFrequencyFactors { get; init; }         // [ropeDims / 2]: Llama 3 rope_freqs, Phi-3 LongRoPE short factors
+    public float[]? LongRopeFrequencyFactors { get; init; }     // [ropeDims / 2]: Phi-3 LongRoPE long factors (contexts beyond the original)
+
+    /// <summary>
+    /// The RoPE frequency factors a session of <paramref name="contextSize"/> positions uses: like llama.cpp, LongRoPE's
+    /// long factors when the context exceeds the original training context, else the short ones (or Llama 3's).
+    /// </summary>
+    public float[]? RopeFactorsFor(ModelConfig c, int contextSize) =>
+        LongRopeFrequencyFactors is { } longFactors && contextSize > c.RopeOriginalContextLength ? longFactors : RopeFrequencyFactors;
 
     public static ModelWeights Load(GgufFile file, ModelConfig c)
     {
@@ -83,6 +91,7 @@ internal sealed unsafe class ModelWeights
             Output = output,
             RopeFrequencyFactors = OptionalVector(file, "rope_freqs.weight", c.RopeDimensions / 2)
                                    ?? OptionalVector(file, "rope_factors_short.weight", c.RopeDimensions / 2),
+            LongRopeFrequencyFactors = OptionalVector(file, "rope_factors_long.weight", c.RopeDimensions / 2),
         };
     }
 

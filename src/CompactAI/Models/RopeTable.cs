@@ -2,19 +2,20 @@ namespace CompactAI.Models;
 
 /// <summary>
 /// Rotary position embedding: rotates pairs of q/k dimensions by θ_i = pos · scale · base^(−2i/d) (÷ a per-pair
-/// frequency factor for Llama 3 / LongRoPE). Adjacent pairs (x[2i], x[2i+1]) for <see cref="RopeStyle.Interleaved"/>,
-/// pairs half a rotation apart (x[i], x[i+d/2]) for <see cref="RopeStyle.NeoX"/>. Mixing them up still gives fluent garbage.
+/// frequency factor for Llama 3 / LongRoPE), cos and sin multiplied by the attention factor (LongRoPE's scaling, else 1).
+/// Adjacent pairs (x[2i], x[2i+1]) for <see cref="RopeStyle.Interleaved"/>, pairs half a rotation apart (x[i], x[i+d/2]) for <see cref="RopeStyle.NeoX"/>. Mixing them up still gives fluent garbage.
 /// cos/sin are prepared once per batch; θ is built by repeated multiplication, as ggml does, so angles match bit for bit.
 /// </summary>
 internal sealed class RopeTable
 {
     private readonly int _half;
-    private readonly float _thetaScale, _positionScale;
+    private readonly float _thetaScale, _positionScale, _magnitude;
     private readonly float[]? _factors;
     private readonly float[] _cos, _sin; // [batch × d/2]
 
-    public RopeTable(int ropeDims, float freqBase, float positionScale, float[]? factors, int maxBatch)
+    public RopeTable(int ropeDims, float freqBase, float positionScale, float[]? factors, float magnitude, int maxBatch)
     {
+        _magnitude = magnitude;
         _half = ropeDims / 2;
         _thetaScale = MathF.Pow(freqBase, -2.0f / ropeDims);
         _positionScale = positionScale;
@@ -28,12 +29,13 @@ internal sealed class RopeTable
     {
         for (int b = 0; b < n; b++)
         {
-            float theta = (startPos + b) * _positionScale;
+            // As ggml: θ runs from the position by repeated ·base^(−2/d); the scale multiplies θ/factor afterwards.
+            float theta = startPos + b;
             for (int i = 0; i < _half; i++)
             {
-                float t = _factors is null ? theta : theta / _factors[i];
-                _cos[b * _half + i] = MathF.Cos(t);
-                _sin[b * _half + i] = MathF.Sin(t);
+                float t = _positionScale * (_factors is null ? theta : theta / _factors[i]);
+                _cos[b * _half + i] = MathF.Cos(t) * _magnitude;
+                _sin[b * _half + i] = MathF.Sin(t) * _magnitude;
                 theta *= _thetaScale;
             }
         }

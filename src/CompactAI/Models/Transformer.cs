@@ -25,7 +25,7 @@ internal sealed class Transformer
     private readonly float[]? _fused; // fused QKV or gate-up output before it is split
     private readonly RopeTable _globalRope, _localRope;
 
-    public Transformer(ModelConfig config, ModelWeights weights, WorkerPool pool, int maxBatch)
+    public Transformer(ModelConfig config, ModelWeights weights, WorkerPool pool, int maxBatch, int contextSize)
     {
         _c = config;
         _w = weights;
@@ -47,9 +47,10 @@ internal sealed class Transformer
         _up = new float[maxBatch * ff];
         var l0 = weights.Layers[0];
         if (l0.Qkv is not null || l0.Gate is null) _fused = new float[maxBatch * Math.Max(_qDim + _kDim + _vDim, 2 * ff)];
-        _globalRope = new RopeTable(config.RopeDimensions, config.RopeFreqBase, config.RopeFreqScale, weights.RopeFrequencyFactors, maxBatch);
+        var factors = weights.RopeFactorsFor(config, contextSize);
+        _globalRope = new RopeTable(config.RopeDimensions, config.RopeFreqBase, config.RopeFreqScale, factors, config.RopeAttentionFactor, maxBatch);
         _localRope = config.SlidingWindowLayers is null ? _globalRope
-            : new RopeTable(config.RopeDimensions, config.SlidingWindowRopeFreqBase, 1.0f, weights.RopeFrequencyFactors, maxBatch);
+            : new RopeTable(config.RopeDimensions, config.SlidingWindowRopeFreqBase, config.SlidingWindowRopeFreqScale, factors, config.RopeAttentionFactor, maxBatch);
     }
 
     /// <summary>Most tokens one <see cref="Forward"/> call takes.</summary>

@@ -32,11 +32,23 @@ internal abstract class ModelArchitecture
         All.TryGetValue(name, out var a) ? a
         : throw new NotSupportedException($"Model architecture '{name}' is not supported. Supported architectures: {string.Join(", ", All.Keys)}.");
 
-    /// <summary>Layer flags for an "n − 1 local : 1 global" sliding-window pattern (llama.cpp's swa pattern n).</summary>
-    protected static bool[] SlidingWindowPattern(int layers, int period)
+    /// <summary>
+    /// Which layers use the sliding window, as llama.cpp reads them: <c>{arch}.attention.sliding_window_pattern</c> as
+    /// one flag per layer, or as a period n ("n − 1 local : 1 global", 0: every layer local), else
+    /// <paramref name="defaultPeriod"/>.
+    /// </summary>
+    protected static bool[] SlidingWindowLayers(GgufMetadata m, string architecture, int layers, int defaultPeriod)
     {
+        string key = architecture + ".attention.sliding_window_pattern";
+        if (m.TryGetValue(key, out var value) && value.Type == GgufValueType.Array)
+        {
+            var given = m.GetArray<bool>(key);
+            return given.Length == layers ? given
+                : throw new GgufFormatException($"has {given.Length} flags for {layers} layers", key, -1, m.FilePath);
+        }
+        int period = m.GetInt32(key, defaultPeriod);
         var flags = new bool[layers];
-        for (int i = 0; i < layers; i++) flags[i] = i % period < period - 1;
+        for (int i = 0; i < layers; i++) flags[i] = period == 0 || i % period < period - 1;
         return flags;
     }
 }

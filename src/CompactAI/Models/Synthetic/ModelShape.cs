@@ -14,6 +14,18 @@ internal sealed record ModelShape(
     /// <summary>Llama 3 rope scaling (written as the rope_freqs tensor, as the converter does).</summary>
     public bool Llama3RopeScaling { get; init; }
 
+    /// <summary>
+    /// Phi-3 LongRoPE: short and long frequency factors (tensors), the context they switch at
+    /// (<c>rope.scaling.original_context_length</c>) and the attention factor √(1 + ln(context/original)/ln(original)).
+    /// </summary>
+    public int LongRopeOriginalContext { get; init; }
+
+    /// <summary>Gemma 2's attention logit soft-cap (50 in the real models).</summary>
+    public float AttentionSoftcap { get; init; } = 50f;
+
+    /// <summary>Gemma 2's final logit soft-cap (30 in the real models).</summary>
+    public float FinalLogitSoftcap { get; init; } = 30f;
+
     /// <summary>Shapes by name: real models and tiny per-family shapes for conformance tests.</summary>
     public static IReadOnlyDictionary<string, ModelShape> All { get; } = new ModelShape[]
     {
@@ -24,9 +36,11 @@ internal sealed record ModelShape(
         new("tiny-qwen2", "qwen2", 64, 2, 4, 2, 128, 0, 512, 1000000f, 1e-6f, "qwen2"),
         new("tiny-qwen3", "qwen3", 64, 2, 4, 2, 128, 0, 512, 1000000f, 1e-6f, "qwen2", HeadDim: 32),
         new("tiny-gemma", "gemma", 64, 2, 4, 1, 128, 0, 512, 10000f, 1e-6f, "gpt-2"),
-        new("tiny-gemma2", "gemma2", 64, 4, 4, 2, 128, 0, 512, 10000f, 1e-6f, "gpt-2"),
+        // Random weights give attention scores of ~0.03 and logits of ~1, which caps of 50 and 30 would leave untouched:
+        // the tiny model's caps are of that size, so that the soft-caps are exercised.
+        new("tiny-gemma2", "gemma2", 64, 4, 4, 2, 128, 0, 512, 10000f, 1e-6f, "gpt-2") { AttentionSoftcap = 0.02f, FinalLogitSoftcap = 1f },
         new("tiny-gemma3", "gemma3", 64, 6, 4, 2, 128, 0, 512, 1000000f, 1e-6f, "gpt-2"),
-        new("tiny-phi3", "phi3", 64, 2, 4, 4, 128, 0, 512, 10000f, 1e-5f, "gpt-2"),
+        new("tiny-phi3", "phi3", 64, 2, 4, 4, 128, 0, 512, 10000f, 1e-5f, "gpt-2") { LongRopeOriginalContext = 256 },
     }.ToDictionary(s => s.Name, StringComparer.Ordinal);
 
     /// <summary>The shape named <paramref name="name"/>.</summary>

@@ -35,7 +35,7 @@ internal static class SyntheticModel
         string a = shape.Architecture;
         var tokenKeys = CopyVocabulary(vocab, shape, out int vocabSize);
         Add("general.architecture", new GgufValue(GgufValueType.String, a));
-        Add("general.name", new GgufValue(GgufValueType.String, $"synthetic {shape.Name}"));
+        Add("general.name", new GgufValue(GgufValueType.String, ModelName(shape, vocab)));
         Add($"{a}.context_length", new GgufValue(GgufValueType.UInt32, (uint)shape.Context));
         Add($"{a}.embedding_length", new GgufValue(GgufValueType.UInt32, (uint)shape.Embedding));
         Add($"{a}.block_count", new GgufValue(GgufValueType.UInt32, (uint)shape.Layers));
@@ -53,8 +53,14 @@ internal static class SyntheticModel
         if (a is "gemma2" or "gemma3") Add($"{a}.attention.sliding_window", new GgufValue(GgufValueType.UInt32, 8u));
         if (a is "gemma2")
         {
-            Add("gemma2.attn_logit_softcapping", new GgufValue(GgufValueType.Float32, 50f));
-            Add("gemma2.final_logit_softcapping", new GgufValue(GgufValueType.Float32, 30f));
+            Add("gemma2.attn_logit_softcapping", new GgufValue(GgufValueType.Float32, shape.AttentionSoftcap));
+            Add("gemma2.final_logit_softcapping", new GgufValue(GgufValueType.Float32, shape.FinalLogitSoftcap));
+        }
+        if (shape.LongRopeOriginalContext > 0)
+        {
+            float attnFactor = MathF.Sqrt(1 + MathF.Log((float)shape.Context / shape.LongRopeOriginalContext) / MathF.Log(shape.LongRopeOriginalContext));
+            Add($"{a}.rope.scaling.attn_factor", new GgufValue(GgufValueType.Float32, attnFactor));
+            Add($"{a}.rope.scaling.original_context_length", new GgufValue(GgufValueType.UInt32, (uint)shape.LongRopeOriginalContext));
         }
         foreach (var (key, value) in tokenKeys) Add(key, value);
         if (preset is { } p) Add("general.file_type", new GgufValue(GgufValueType.UInt32, ModelQuantizer.FileType(p)));
@@ -79,7 +85,7 @@ internal static class SyntheticModel
         writer.WriteTo(outputPath);
     }
 
-    private enum Kind { Matrix, Gain, Bias, RopeFactors }
+    private enum Kind { Matrix, Gain, Bias, RopeFactors, LongRopeShort, LongRopeLong }
 
     private static List<(string Name, long[] Dims, Kind Kind)> Describe(ModelShape s, int vocab)
     {
@@ -90,6 +96,11 @@ internal static class SyntheticModel
             ("output_norm.weight", [e], Kind.Gain),
         };
         if (s.Llama3RopeScaling) list.Add(("rope_freqs.weight", [hd / 2], Kind.RopeFactors));
+        if (s.LongRopeOriginalContext > 0)
+        {
+            list.Add(("rope_factors_long.weight", [hd / 2], Kind.LongRopeLong));
+            list.Add(("rope_factors_short.weight", [hd / 2], Kind.LongRopeShort));
+        }
         for (int i = 0; i < s.Layers; i++)
         {
             string b = $"blk.{i}.";
@@ -140,9 +151,9 @@ internal static class SyntheticModel
         var format = TensorFormat.For(type);
         long rowBytes = format.RowBytes(rowLength);
         var data = GC.AllocateUninitializedArray<byte>(checked((int)(rowBytes * rows)));
-        if (kind == Kind.RopeFactors)
+        if (kind is Kind.RopeFactors or Kind.LongRopeShort or Kind.LongRopeLong)
         {
-            var f = Llama3RopeFactors(shape.KeyLength, shape.RopeBase);
+            var f = kind == Kind.RopeFactors ? Llama3RopeFactors(shape.KeyLength, shape.RopeBase) : LongRopeFactors(rowLength, kind == Kind.LongRopeLong);
             format.Quantize(f, data);
             return data;
         }
@@ -166,6 +177,17 @@ internal static class SyntheticModel
         return data;
     }
 
+    /// <summary>
+    /// LongRoPE-like per-pair divisors, growing with the wavelength as Phi-3's do: short ones from 1 to 1.35, long ones
+    /// from 1 to 1 + (n − 1)².
+    /// </summary>
+    private static float[] LongRopeFactors(int pairs, bool isLong)
+    {
+        var result = new float[pairs];
+        for (int i = 0; i < pairs; i++) result[i] = isLong ? 1 + (float)i * i : 1 + 0.05f * i;
+        return result;
+    }
+
     /// <summary>Llama 3.1 rope scaling (factor 32, low/high frequency factors 1 and 4, original context 8192) as per-pair divisors.</summary>
     private static float[] Llama3RopeFactors(int headDim, float ropeBase)
     {
@@ -185,6 +207,17 @@ internal static class SyntheticModel
             }
         }
         return result;
+    }
+
+    /// <summary>
+    /// <c>synthetic {shape}</c>. llama.cpp sets Phi-3's special-token attributes on any model whose name contains
+    /// "phi3" or "phi-3", looking up the Phi-3 vocabulary's <c>&lt;/s&gt;</c>, and fails to load without it; with another
+    /// vocabulary (GPT-2's by default) the name is written "phi 3" so the file loads as a real converted one would.
+    /// </summary>
+    private static string ModelName(ModelShape shape, GgufFile vocab)
+    {
+        string name = $"synthetic {shape.Name}";
+        return vocab.Metadata.GetArray<string>("tokenizer.ggml.tokens").Contains("</s>") ? name : name.Replace("phi3", "phi 3", StringComparison.Ordinal);
     }
 
     /// <summary>The vocabulary's tokenizer keys, with tokens padded to the shape's size by unused <c>[PAD{i}]</c> tokens.</summary>
