@@ -64,8 +64,8 @@ public sealed class ThroughputColumn : IColumn
         var work = Workloads.Of(benchmarkCase);
         double amount = work is null ? 0 : _flops ? work.Value.Flops : work.Value.Bytes;
         if (amount <= 0) return "-";
-        double perSecond = amount / (mean.Value * 1e-9);
-        return (perSecond / 1e9).ToString(perSecond >= 10e9 ? "F1" : "F2", CultureInfo.InvariantCulture);
+        double giga = amount / (mean.Value * 1e-9) / 1e9;
+        return giga.ToString(giga >= 100 ? "F0" : giga >= 10 ? "F1" : giga >= 1 ? "F2" : "F3", CultureInfo.InvariantCulture);
     }
 
     /// <inheritdoc />

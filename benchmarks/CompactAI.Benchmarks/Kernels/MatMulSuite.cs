@@ -41,8 +41,11 @@ public abstract unsafe class MatMulSuite : IWorkload
     /// <summary>1 thread and every core (deduplicated on a 1-core machine).</summary>
     public static IEnumerable<int> ThreadCounts() => new[] { 1, Environment.ProcessorCount }.Distinct();
 
+    /// <summary>Batch 1 on each thread count.</summary>
+    public static IEnumerable<object[]> VectorCases() => ThreadCounts().Select(t => new object[] { 1, t });
+
     /// <summary>Batches 32 and 128 on every core.</summary>
-    public static IEnumerable<object[]> Batches() => [[32, Environment.ProcessorCount], [128, Environment.ProcessorCount]];
+    public static IEnumerable<object[]> BatchCases() => [[32, Environment.ProcessorCount], [128, Environment.ProcessorCount]];
 
     /// <summary>Allocates and fills the weights, activations and one driver per thread count.</summary>
     [GlobalSetup]
@@ -77,14 +80,14 @@ public abstract unsafe class MatMulSuite : IWorkload
         _weights = null;
     }
 
-    /// <summary>y = W·x for one activation row (a decode step's projection).</summary>
+    /// <summary>y = W·x for one activation row (a decode step's projection); <paramref name="batch"/> is always 1.</summary>
     [Benchmark]
-    [ArgumentsSource(nameof(ThreadCounts))]
-    public void MatVec(int threads) => _drivers[threads].Driver.Compute(_matrix, _x, 1, _y);
+    [ArgumentsSource(nameof(VectorCases))]
+    public void MatVec(int batch, int threads) => _drivers[threads].Driver.Compute(_matrix, _x, batch, _y);
 
     /// <summary>Y = X·Wᵀ for <paramref name="batch"/> activation rows (prompt processing).</summary>
     [Benchmark]
-    [ArgumentsSource(nameof(Batches))]
+    [ArgumentsSource(nameof(BatchCases))]
     public void MatMat(int batch, int threads) => _drivers[threads].Driver.Compute(_matrix, _x, batch, _y);
 
     /// <inheritdoc />
