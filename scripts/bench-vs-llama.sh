@@ -51,6 +51,7 @@ done
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 shared="${COMPACTAI_SHARED:-$repo_root/../shared}"
+[[ -d "$shared" ]] && shared="$(cd "$shared" && pwd)"
 bench_dir="${COMPACTAI_BENCH_DIR:-$HOME/.cache/compactai/bench}"
 llama_dir="${LLAMA_CPP_DIR:-$HOME/.cache/compactai/llama.cpp}"
 

@@ -20,6 +20,15 @@ internal static class KernelChoice
     /// <remarks>Probe before changing the variable: the engine reads it once per process.</remarks>
     public static (bool NativeUsable, string Description) Probe()
     {
+        var result = ProbeCore();
+        s_defaultIsNative = result.NativeUsable;
+        return result;
+    }
+
+    private static bool s_defaultIsNative;
+
+    private static (bool NativeUsable, string Description) ProbeCore()
+    {
         var type = typeof(CompactAI.Tensors.MatMul).Assembly.GetType("CompactAI.Tensors.Native.NativeKernels");
         if (type is null) return (false, "managed (this engine build has no native kernels)");
         const BindingFlags flags = BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic;
@@ -40,16 +49,16 @@ internal static class KernelChoice
         }
     }
 
-    /// <summary>The kernels the child processes are told to use, by the current value of the variable.</summary>
+    /// <summary>The kernels the child processes are told to use, by the current value of the variable (unset: what <see cref="Probe"/> found).</summary>
     public static string Current => Environment.GetEnvironmentVariable(EnvironmentVariable) switch
     {
         "0" => "managed",
-        null or "" => "default",
+        null or "" => s_defaultIsNative ? "native (default)" : "managed (default)",
         _ => "native",
     };
 }
 
-/// <summary>A summary column naming the kernels of the run (<c>managed</c>, <c>native</c> or <c>default</c>: the engine's choice).</summary>
+/// <summary>A summary column naming the kernels of the run (<c>managed</c>, <c>native</c>, or the engine's own choice marked <c>(default)</c>).</summary>
 public sealed class KernelsColumn : IColumn
 {
     /// <summary>The column.</summary>
@@ -79,7 +88,7 @@ public sealed class KernelsColumn : IColumn
     public UnitType UnitType => UnitType.Dimensionless;
 
     /// <inheritdoc />
-    public string Legend => $"Kernels the benchmark processes ran: {KernelChoice.EnvironmentVariable}=0 managed, =1 native, unset the engine's default";
+    public string Legend => $"Kernels the benchmark processes ran: {KernelChoice.EnvironmentVariable}=0 managed, =1 native; unset: the engine's choice, marked (default)";
 
     /// <inheritdoc />
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
