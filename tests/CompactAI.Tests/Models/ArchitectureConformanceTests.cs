@@ -24,6 +24,15 @@ public sealed class ArchitectureConformanceTests(ITestOutputHelper output)
     /// </summary>
     private static double ToleranceFor(string family) => family is "qwen3" or "gemma2" or "gemma3" ? 1e-3 : 1e-4;
 
+    /// <summary>
+    /// Stated tolerance for the Q4_K_M model: 1e-2 absolute on logits of size ~1 (observed: 7.4e-3). Activations are
+    /// quantized to Q8_K before every matmul in ggml and here alike and the integer dot products are exact, and most
+    /// prompts agree to 1e-6 (e.g. [15496], [11, 428], [995, 11, 428] exactly); some token/position combinations
+    /// ([428] at position 0, 428 at position 3 after 15496 995 11) differ by up to 1% relative in llama.cpp, a difference
+    /// localised but not yet explained (it is the same with llama.cpp's prompt evaluated one token per call).
+    /// </summary>
+    private const double QuantizedTolerance = 1e-2;
+
     public static TheoryData<string> Runs()
     {
         var data = new TheoryData<string>();
@@ -42,7 +51,10 @@ public sealed class ArchitectureConformanceTests(ITestOutputHelper output)
         try
         {
             string path = Path.Combine(dir, golden.GetProperty("file").GetString()!);
-            SyntheticModel.Write(ModelShape.For(golden.GetProperty("shape").GetString()!), null,
+            CompactAI.Tensors.Quantization.QuantizationPreset? preset = golden.TryGetProperty("type", out var type)
+                ? Enum.Parse<CompactAI.Tensors.Quantization.QuantizationPreset>(type.GetString()!, ignoreCase: true)
+                : null;
+            SyntheticModel.Write(ModelShape.For(golden.GetProperty("shape").GetString()!), preset,
                 TestData.TokenizerVectors("ggml-vocab-gpt-2.gguf"), path, seed: 1);
             using (var stream = File.OpenRead(path))
                 Assert.Equal(golden.GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(stream)));
@@ -68,7 +80,7 @@ public sealed class ArchitectureConformanceTests(ITestOutputHelper output)
                     }
                 }
                 output.WriteLine($"{name}, {JsonSerializer.Serialize(prompt)}: max |logit − llama.cpp| = {maxDiff:G3}");
-                Assert.True(maxDiff <= ToleranceFor(family), $"{name}, {JsonSerializer.Serialize(prompt)}: max |logit − llama.cpp| = {maxDiff:G3}");
+                Assert.True(maxDiff <= (preset is null ? ToleranceFor(family) : QuantizedTolerance), $"{name}, {JsonSerializer.Serialize(prompt)}: max |logit − llama.cpp| = {maxDiff:G3}");
 
                 int[] expected = Ints(c.GetProperty("output_ids"));
                 session.Reset();

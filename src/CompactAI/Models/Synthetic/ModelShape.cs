@@ -33,6 +33,7 @@ internal sealed record ModelShape(
         new("qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, 1000000f, 1e-6f, "qwen2"),
         new("llama3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, 500000f, 1e-5f, "llama-bpe") { Llama3RopeScaling = true },
         new("tiny-llama", "llama", 64, 2, 4, 2, 128, 0, 512, 10000f, 1e-5f, "gpt-2"),
+        new("small-llama", "llama", 256, 2, 4, 2, 512, 0, 512, 10000f, 1e-5f, "gpt-2"), // rows of 256: real K-quant blocks
         new("tiny-qwen2", "qwen2", 64, 2, 4, 2, 128, 0, 512, 1000000f, 1e-6f, "qwen2"),
         new("tiny-qwen3", "qwen3", 64, 2, 4, 2, 128, 0, 512, 1000000f, 1e-6f, "qwen2", HeadDim: 32),
         new("tiny-gemma", "gemma", 64, 2, 4, 1, 128, 0, 512, 10000f, 1e-6f, "gpt-2"),
