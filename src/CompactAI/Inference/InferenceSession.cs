@@ -297,6 +297,7 @@ public sealed class InferenceSession : IDisposable
         private readonly IReadOnlyList<int> _prompt;
         private readonly GenerationOptions _o;
         private readonly Sampler _sampler;
+        private readonly Sampling.Constraints.IGenerationConstraintState? _constraint;
         private readonly Tokenization.StreamingDecoder _decoder;
         private readonly Queue<GeneratedToken> _ready = new();
         private readonly List<GeneratedToken> _held = new();
@@ -312,7 +313,8 @@ public sealed class InferenceSession : IDisposable
             _s = session;
             _prompt = prompt;
             _o = options;
-            _sampler = new Sampler(options.Sampling, session._model.Config.VocabularySize);
+            _constraint = options.Constraint?.CreateState(session._model.Tokenizer);
+            _sampler = new Sampler(options.Sampling, session._model.Config.VocabularySize, _constraint);
             _decoder = session._model.Tokenizer.CreateStreamingDecoder();
         }
 
@@ -353,10 +355,22 @@ public sealed class InferenceSession : IDisposable
             var tokenizer = _s._model.Tokenizer;
             int id = _sampler.Sample(_s._logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_s._tokens),
                 out float logProb, out float entropy, out float top1, out float top2);
-            if (!_o.IgnoreEndOfSequence && tokenizer.IsEndOfGeneration(id)) { Complete(FinishReason.EndOfSequence); return; }
+            if (id < 0)
+            {
+                // The constraint allows nothing: either its output is complete and the vocabulary has no end token, or it cannot be continued.
+                if (_constraint!.IsComplete) { Complete(FinishReason.EndOfSequence); return; }
+                throw new InvalidOperationException("The generation constraint allows no token of this vocabulary here; the output cannot be completed.");
+            }
+            if (tokenizer.IsEndOfGeneration(id) && (!_o.IgnoreEndOfSequence || _constraint is { IsComplete: true }))
+            {
+                Complete(FinishReason.EndOfSequence);
+                return;
+            }
+            _constraint?.Accept(id);
             _generated++;
             var token = new GeneratedToken(id, _decoder.Add(id), logProb, entropy, top1, top2);
             if (Offer(token)) return;
+            if (_constraint is { RequiresEnd: true }) { Complete(FinishReason.EndOfSequence); return; }
             if (_generated >= _o.MaxTokens) { Complete(FinishReason.MaxTokens); return; }
             if (_s._tokens.Count >= _s.ContextSize) { Complete(FinishReason.ContextFull); return; }
             Span<int> one = [id];
