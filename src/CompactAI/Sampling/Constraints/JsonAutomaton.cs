@@ -53,9 +53,12 @@ internal struct JsonAutomaton
     /// <summary>The top-level value is closed: only trailing whitespace could follow.</summary>
     public readonly bool IsClosed => _c.Depth == 1 && _frames[0].Phase == Phase.RootDone;
 
-    /// <summary>Inside a string whose content any printable text may continue (no pending escape or UTF-8 sequence, no length or key limits).</summary>
-    public readonly bool InFreeString =>
-        _c.Lex == Lex.String && _c.Sub == Sub.Normal && !_c.IsKey && _nodes[_c.ValueNode].MaxLength == int.MaxValue;
+    /// <summary>
+    /// Inside a string value with no escape or UTF-8 sequence pending: how many more characters it may take (any plain
+    /// text up to that many is accepted); −1 anywhere else.
+    /// </summary>
+    public readonly int StringRoom =>
+        _c.Lex == Lex.String && _c.Sub == Sub.Normal && !_c.IsKey ? _nodes[_c.ValueNode].MaxLength - _c.Length : -1;
 
     /// <summary>Copies <paramref name="other"/> (only its frames in use).</summary>
     public void CopyFrom(ref readonly JsonAutomaton other)

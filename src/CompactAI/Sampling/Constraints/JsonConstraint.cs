@@ -61,19 +61,22 @@ public sealed class JsonConstraint : IGenerationConstraint
     internal JsonAutomaton CreateAutomaton() => new(_schema);
 
     /// <summary>
-    /// One generation's position in the document. The mask tries each token on a copy of the automaton: tokens are
-    /// grouped by first byte, so one step decides a whole group when the byte is rejected, and inside a plain string any
-    /// token of plain text is accepted without stepping through it.
+    /// One generation's position in the document. The mask walks the vocabulary in byte order as a trie: the automaton
+    /// state after each prefix is kept on a stack and reused by the tokens sharing it, and a rejected prefix rejects every
+    /// token under it without stepping (a rejected first byte rejects its whole group). Inside a string value, a token of
+    /// plain text is decided by its character count alone.
     /// </summary>
     private sealed class State : IGenerationConstraintState
     {
         private readonly TokenByteTable _table;
-        private JsonAutomaton _state, _first, _trial;
+        private readonly JsonAutomaton[] _prefixes; // _prefixes[k]: the state after the first k bytes of the token in hand
+        private JsonAutomaton _state, _trial;
 
         public State(JsonSchemaSet schema, TokenByteTable table)
         {
             _table = table;
             _state = new JsonAutomaton(schema);
+            _prefixes = new JsonAutomaton[table.MaxTokenLength + 1];
         }
 
         public bool IsComplete => _state.IsComplete;
@@ -94,39 +97,49 @@ public sealed class JsonConstraint : IGenerationConstraint
                     else any = true;
                 }
 
-            bool closed = _state.IsClosed, freeString = _state.InFreeString;
-            var groups = t.GroupStarts;
-            var tokens = t.ByFirstByte;
-            var plain = t.PlainText;
-            for (int b = 0; b < 256; b++)
+            var sorted = t.Sorted;
+            // Once the document is closed only the end may follow (trailing whitespace would be valid JSON, but useless).
+            if (_state.IsClosed)
             {
-                int start = groups[b], end = groups[b + 1];
-                if (start == end) continue;
-                // Once the document is closed only the end may follow (trailing whitespace would be valid JSON, but useless).
-                bool open = !closed;
-                if (open)
+                foreach (int id in sorted) if (id < n) logits[id] = float.NegativeInfinity;
+                return any;
+            }
+
+            var common = t.CommonPrefix;
+            var plainChars = t.PlainChars;
+            var prefixes = _prefixes;
+            int room = _state.StringRoom;
+            prefixes[0].CopyFrom(ref _state);
+            int valid = 0;                  // prefixes[0..valid] hold the states of the current token's first bytes
+            int rejected = int.MaxValue;    // the previous token's first `rejected` bytes were rejected
+            for (int i = 0; i < sorted.Length; i++)
+            {
+                int id = sorted[i], shared = common[i];
+                if (shared >= rejected)
                 {
-                    _first.CopyFrom(ref _state);
-                    open = _first.Step((byte)b);
-                }
-                if (!open)
-                {
-                    for (int i = start; i < end; i++) if (tokens[i] < n) logits[tokens[i]] = float.NegativeInfinity;
+                    if (id < n) logits[id] = float.NegativeInfinity;
                     continue;
                 }
-                for (int i = start; i < end; i++)
+                rejected = int.MaxValue;
+                if (valid > shared) valid = shared;
+                int chars = plainChars[id];
+                if (chars >= 0 && chars <= room)
                 {
-                    int id = tokens[i];
-                    if (id >= n) continue;
-                    if (freeString && plain[id]) { any = true; continue; }
-                    var bytes = t.Bytes(id);
-                    if (bytes.Length > 1)
-                    {
-                        _trial.CopyFrom(ref _first);
-                        if (!_trial.Feed(bytes[1..])) { logits[id] = float.NegativeInfinity; continue; }
-                    }
-                    any = true;
+                    if (id < n) any = true;
+                    continue;
                 }
+                var bytes = t.Bytes(id);
+                for (int k = valid; k < bytes.Length; k++)
+                {
+                    prefixes[k + 1].CopyFrom(ref prefixes[k]);
+                    if (!prefixes[k + 1].Step(bytes[k])) { rejected = k + 1; break; }
+                    valid = k + 1;
+                }
+                if (rejected != int.MaxValue)
+                {
+                    if (id < n) logits[id] = float.NegativeInfinity;
+                }
+                else if (id < n) any = true;
             }
             return any;
         }

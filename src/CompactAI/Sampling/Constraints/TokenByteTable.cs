@@ -4,9 +4,9 @@ using CompactAI.Tokenization;
 namespace CompactAI.Sampling.Constraints;
 
 /// <summary>
-/// Every vocabulary token's bytes, computed once per tokenizer and shared: flat bytes with offsets, the tokens grouped by
-/// first byte (so a mask rejects a whole group when its first byte is rejected), the end-of-generation tokens and a
-/// per-token flag for "plain string text" (no quote, backslash or control byte, whole UTF-8 characters only).
+/// Every vocabulary token's bytes, computed once per tokenizer and shared: flat bytes with offsets, the tokens in byte
+/// order with common-prefix lengths (a trie walked without building one), the end-of-generation tokens and each
+/// token's length as plain string text.
 /// </summary>
 internal sealed class TokenByteTable
 {
@@ -22,7 +22,6 @@ internal sealed class TokenByteTable
         _offsets = new int[n + 1];
         var endOfGeneration = new List<int>();
         var silent = new List<int>();
-        var groupSizes = new int[256];
         for (int id = 0; id < n; id++)
         {
             _offsets[id] = bytes.Count;
@@ -30,23 +29,28 @@ internal sealed class TokenByteTable
             int start = bytes.Count;
             tokenizer.AppendTokenBytes(id, bytes);
             if (bytes.Count == start) silent.Add(id);
-            else groupSizes[bytes[start]]++;
         }
         _offsets[n] = bytes.Count;
         _bytes = [.. bytes];
 
-        GroupStarts = new int[257];
-        for (int b = 0; b < 256; b++) GroupStarts[b + 1] = GroupStarts[b] + groupSizes[b];
-        ByFirstByte = new int[GroupStarts[256]];
-        var fill = GroupStarts[..256];
-        PlainText = new bool[n];
+        // Tokens with bytes in lexicographic byte order, each with its common prefix length with the one before: the
+        // mask walks them as a trie, reusing the automaton state of the shared prefix and skipping every token under a
+        // rejected prefix (a rejected first byte skips its whole group at once).
+        var sorted = new List<int>(n);
+        PlainChars = new short[n];
         for (int id = 0; id < n; id++)
         {
             var t = Bytes(id);
+            PlainChars[id] = -1;
             if (t.IsEmpty || tokenizer.IsEndOfGeneration(id)) continue;
-            ByFirstByte[fill[t[0]]++] = id;
-            PlainText[id] = IsPlainText(t);
+            sorted.Add(id);
+            if (IsPlainText(t)) PlainChars[id] = (short)Math.Min(short.MaxValue, System.Text.Encoding.UTF8.GetCharCount(t) - CountLowSurrogates(t));
+            MaxTokenLength = Math.Max(MaxTokenLength, t.Length);
         }
+        sorted.Sort((a, b) => Bytes(a).SequenceCompareTo(Bytes(b)));
+        Sorted = [.. sorted];
+        CommonPrefix = new int[Sorted.Length];
+        for (int i = 1; i < Sorted.Length; i++) CommonPrefix[i] = Bytes(Sorted[i - 1]).CommonPrefixLength(Bytes(Sorted[i]));
         EndOfGeneration = [.. endOfGeneration];
         Silent = [.. silent];
         VocabularySize = n;
@@ -57,10 +61,14 @@ internal sealed class TokenByteTable
 
     public int VocabularySize { get; }
 
-    /// <summary>Tokens with bytes, grouped by first byte: group b is <c>ByFirstByte[GroupStarts[b]..GroupStarts[b + 1]]</c>.</summary>
-    public int[] ByFirstByte { get; }
+    /// <summary>Tokens with bytes (not end-of-generation), in lexicographic order of their bytes.</summary>
+    public int[] Sorted { get; }
 
-    public int[] GroupStarts { get; }
+    /// <summary><c>CommonPrefix[i]</c>: how many leading bytes <c>Sorted[i]</c> shares with <c>Sorted[i - 1]</c>.</summary>
+    public int[] CommonPrefix { get; }
+
+    /// <summary>The longest token, in bytes.</summary>
+    public int MaxTokenLength { get; }
 
     /// <summary>End-of-generation tokens (EOS, EOT, …).</summary>
     public int[] EndOfGeneration { get; }
@@ -68,8 +76,11 @@ internal sealed class TokenByteTable
     /// <summary>Tokens that stand for no bytes and do not end generation (BOS, unused slots): never allowed.</summary>
     public int[] Silent { get; }
 
-    /// <summary>Whether the token's bytes may continue any string with no escape or UTF-8 sequence pending.</summary>
-    public bool[] PlainText { get; }
+    /// <summary>
+    /// For a token of plain string text (no quote, backslash or control byte; whole UTF-8 characters), the characters
+    /// (code points) it adds to a string; −1 for other tokens.
+    /// </summary>
+    public short[] PlainChars { get; }
 
     public ReadOnlySpan<byte> Bytes(int id) => _bytes.AsSpan(_offsets[id], _offsets[id + 1] - _offsets[id]);
 
@@ -78,5 +89,12 @@ internal sealed class TokenByteTable
         foreach (byte b in t)
             if (b < 0x20 || b == '"' || b == '\\') return false;
         return System.Text.Unicode.Utf8.IsValid(t);
+    }
+
+    private static int CountLowSurrogates(ReadOnlySpan<byte> t)
+    {
+        int n = 0;
+        foreach (byte b in t) if (b >= 0xF0) n++; // a 4-byte sequence decodes to two UTF-16 chars but is one code point
+        return n;
     }
 }
