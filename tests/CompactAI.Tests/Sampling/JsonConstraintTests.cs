@@ -309,11 +309,18 @@ public sealed class JsonConstraintTests : IClassFixture<Stories260KFixture>
         {
             var state = JsonConstraint.FromSchema(schema).CreateState(tokenizer);
             foreach (int id in tokenizer.Encode(prefix, addSpecial: false)) state.Accept(id);
-            for (int i = 0; i < 3; i++) { Array.Fill(logits, 0f); state.ApplyMask(logits); }
-            const int rounds = 20;
-            var clock = Stopwatch.StartNew();
-            for (int i = 0; i < rounds; i++) state.ApplyMask(logits);
-            double ms = clock.Elapsed.TotalMilliseconds / rounds;
+            Array.Fill(logits, 0f);
+            for (int i = 0; i < 30; i++) state.ApplyMask(logits);
+            // The median of 31 timed masks (the machine is shared; the median ignores other tests' bursts).
+            var times = new double[31];
+            for (int i = 0; i < times.Length; i++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                state.ApplyMask(logits);
+                times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+            Array.Sort(times);
+            double ms = times[times.Length / 2];
             int allowed = logits.Count(v => !float.IsNegativeInfinity(v));
             _output.WriteLine($"{name,-28} {ms,7:F3} ms per mask, {allowed} of {logits.Length} tokens allowed");
             Assert.True(allowed > 0);

@@ -64,7 +64,7 @@ public sealed class JsonConstraint : IGenerationConstraint
     /// One generation's position in the document. The mask walks the vocabulary in byte order as a trie: the automaton
     /// state after each prefix is kept on a stack and reused by the tokens sharing it, and a rejected prefix rejects every
     /// token under it without stepping (a rejected first byte rejects its whole group). Inside a string value, a token of
-    /// plain text is decided by its character count alone.
+    /// plain text is decided by its character count alone (it either fits the string's maxLength or it does not).
     /// </summary>
     private sealed class State : IGenerationConstraintState
     {
@@ -123,9 +123,12 @@ public sealed class JsonConstraint : IGenerationConstraint
                 rejected = int.MaxValue;
                 if (valid > shared) valid = shared;
                 int chars = plainChars[id];
-                if (chars >= 0 && chars <= room)
+                if (chars >= 0 && room >= 0)
                 {
-                    if (id < n) any = true;
+                    // Plain text inside a string value: it fits or it does not (it cannot close the string).
+                    if (id >= n) continue;
+                    if (chars <= room) any = true;
+                    else logits[id] = float.NegativeInfinity;
                     continue;
                 }
                 var bytes = t.Bytes(id);
