@@ -69,6 +69,7 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
         string messageId = Guid.NewGuid().ToString("N");
         var tokens = new List<GeneratedToken>();
         int promptEvaluated;
+        FinishReason? finishReason;
         float[]? promptLogProbs = null;
         using (var lease = await _model.Sessions.RentAsync(prompt, cancellationToken).ConfigureAwait(false))
         {
@@ -90,9 +91,11 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
                 yield return update;
             }
             promptEvaluated = lease.Session.LastPromptTokensEvaluated;
+            finishReason = lease.Session.LastFinishReason;
         }
 
-        bool hitLimit = tokens.Count >= generation.MaxTokens;
+        // The session's own reason: a JSON document completed by the very last allowed token is finished, not cut.
+        bool hitLimit = finishReason is FinishReason.MaxTokens or FinishReason.ContextFull;
         string finish = hitLimit ? CompactAIPropertyNames.FinishLength : CompactAIPropertyNames.FinishStop;
         yield return new ChatResponseUpdate
         {

@@ -26,8 +26,10 @@ public sealed record GenerationOptions
 
     /// <summary>
     /// Restricts the output (e.g. <see cref="JsonConstraint.AnyObject"/> or <see cref="JsonConstraint.FromSchema(string)"/>):
-    /// the sampler masks every token that would break it, and generation ends once it is complete. A document cut by
-    /// <see cref="MaxTokens"/> ends with <see cref="FinishReason.MaxTokens"/>, never as if it were complete. Null: no constraint.
+    /// the sampler masks every token that would break it, and generation ends once it is complete. The constraint is told
+    /// how many tokens are left and steers towards finishing within them (a JSON document is closed in time when
+    /// <see cref="MaxTokens"/> allows its shortest completion). A document cut by the token limit ends with
+    /// <see cref="FinishReason.MaxTokens"/>, never as if it were complete. Null: no constraint.
     /// </summary>
     public IGenerationConstraint? Constraint { get; init; }
 

@@ -53,6 +53,9 @@ public sealed class InferenceSession : IDisposable
     /// <summary>Prompt tokens the latest generation actually ran through the model (the rest came from the cache).</summary>
     public int LastPromptTokensEvaluated { get; private set; }
 
+    /// <summary>Why the latest generation ended (null before the first one finishes).</summary>
+    public FinishReason? LastFinishReason { get; private set; }
+
     /// <summary>Bytes held by the KV cache.</summary>
     public long KvCacheBytes => _cache.SizeInBytes;
 
@@ -354,7 +357,8 @@ public sealed class InferenceSession : IDisposable
             if (_generated >= _o.MaxTokens) { Complete(FinishReason.MaxTokens); return; }
             var tokenizer = _s._model.Tokenizer;
             int id = _sampler.Sample(_s._logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_s._tokens),
-                out float logProb, out float entropy, out float top1, out float top2);
+                out float logProb, out float entropy, out float top1, out float top2,
+                tokensLeft: Math.Min(_o.MaxTokens - _generated, _s.ContextSize - _s._tokens.Count + 1));
             if (id < 0)
             {
                 // The constraint allows nothing: either its output is complete and the vocabulary has no end token, or it cannot be continued.
@@ -426,6 +430,7 @@ public sealed class InferenceSession : IDisposable
             if (_finished) return;
             _finished = true;
             Finish = reason;
+            _s.LastFinishReason = reason;
             if (reason != FinishReason.StopSequence)
             {
                 foreach (var t in _held) _ready.Enqueue(t);

@@ -42,8 +42,10 @@ internal sealed class Sampler
     /// <summary>
     /// Chooses a token. <paramref name="history"/> are the sequence's previous tokens (for the penalties). Returns −1
     /// when the constraint allows no token at all. The constraint's state is not advanced here (see <see cref="IGenerationConstraintState.Accept"/>).
+    /// <c>tokensLeft</c> (this one included) lets the constraint steer towards finishing in time.
     /// </summary>
-    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, out float logProbability, out float entropy, out float top1, out float top2)
+    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, out float logProbability, out float entropy, out float top1, out float top2,
+        int tokensLeft = int.MaxValue)
     {
         int n = _logits.Length;
         var l = _logits.AsSpan();
@@ -53,7 +55,7 @@ internal sealed class Sampler
         if (_o.LogitBias is { } bias)
             foreach (var (id, b) in bias)
                 if ((uint)id < (uint)n) l[id] += b;
-        if (_constraint is not null && !_constraint.ApplyMask(l))
+        if (_constraint is not null && !_constraint.ApplyMask(l, tokensLeft))
         {
             logProbability = float.NegativeInfinity;
             return -1;

@@ -30,8 +30,13 @@ public interface IGenerationConstraintState
     /// Sets to <see cref="float.NegativeInfinity"/> the logit of every token that would break the output; allowed tokens
     /// keep their value. End-of-generation tokens are allowed only when <see cref="IsComplete"/>.
     /// </summary>
+    /// <param name="logits">The next-token logits, changed in place.</param>
+    /// <param name="tokensLeft">
+    /// How many tokens the generation may still produce, this one included. A constraint may use it to steer towards a
+    /// complete output in time (e.g. closing a JSON document rather than opening another member when few tokens are left).
+    /// </param>
     /// <returns>False when no token at all is allowed.</returns>
-    bool ApplyMask(Span<float> logits);
+    bool ApplyMask(Span<float> logits, int tokensLeft);
 
     /// <summary>Advances over the chosen token.</summary>
     /// <exception cref="InvalidOperationException">The token is not allowed here (it was masked).</exception>

@@ -60,6 +60,176 @@ internal struct JsonAutomaton
     public readonly int StringRoom =>
         _c.Lex == Lex.String && _c.Sub == Sub.Normal && !_c.IsKey ? _nodes[_c.ValueNode].MaxLength - _c.Length : -1;
 
+    /// <summary>
+    /// The fewest bytes that complete the document from here (closing strings and containers, writing the shortest
+    /// values for what the schema still requires). The mask uses it to steer towards completion when few tokens are
+    /// left: a byte-level vocabulary can always write it one byte per token.
+    /// </summary>
+    public readonly int MinClosingBytes()
+    {
+        int top = _c.Depth - 1;
+        long total = 0;
+        for (int i = 0; i < top; i++) total += FrameRest(in _frames[i], valueInProgress: true);
+        switch (_c.Lex)
+        {
+            case Lex.String when _c.IsKey:
+                total += KeyRest(in _frames[top]);
+                break;
+            case Lex.String:
+                total += SubRest() + Math.Max(0, _nodes[_c.ValueNode].MinLength - _c.Length) + 1 + FrameRest(in _frames[top], valueInProgress: true);
+                break;
+            case Lex.Number:
+                total += NumberRest() + FrameRest(in _frames[top], valueInProgress: true);
+                break;
+            case Lex.Literal:
+                total += Literal((int)_c.Candidates).Length - _c.Length + FrameRest(in _frames[top], valueInProgress: true);
+                break;
+            case Lex.Enum:
+            {
+                var values = _nodes[_c.ValueNode].Enum!;
+                int best = int.MaxValue;
+                for (ulong c = _c.Candidates; c != 0; c &= c - 1)
+                    best = Math.Min(best, values[System.Numerics.BitOperations.TrailingZeroCount(c)].Length - _c.Length);
+                total += best + FrameRest(in _frames[top], valueInProgress: true);
+                break;
+            }
+            default:
+                total += FrameRest(in _frames[top], valueInProgress: false);
+                break;
+        }
+        return (int)Math.Min(total, int.MaxValue);
+    }
+
+    /// <summary>Bytes still owed by a pending escape or UTF-8 sequence.</summary>
+    private readonly int SubRest() => _c.Sub switch { Sub.Escape => 1, Sub.Hex or Sub.Utf8 => _c.Pending, _ => 0 };
+
+    /// <summary>What closing a container costs from its phase (with <paramref name="valueInProgress"/>: once the value being written inside it ends).</summary>
+    private readonly long FrameRest(ref readonly Frame f, bool valueInProgress)
+    {
+        var node = _nodes[f.Node];
+        if (valueInProgress)
+        {
+            return f.Phase switch
+            {
+                Phase.ArrValueOrEnd or Phase.ArrValue => ArrayRest(node, f.Count + 1),
+                Phase.ObjValue => ObjectRest(node, f.Seen),
+                _ => 0,
+            };
+        }
+        long v = f.Phase is >= Phase.ArrValueOrEnd and <= Phase.ArrCommaOrEnd ? _nodes[node.ItemsNode].MinBytes : 0;
+        switch (f.Phase)
+        {
+            case Phase.RootValue:
+                return node.MinBytes;
+            case Phase.ArrValueOrEnd:
+            {
+                long need = Math.Max(0, node.MinItems - f.Count);
+                return need == 0 ? 1 : need * v + need;
+            }
+            case Phase.ArrValue:
+            {
+                long need = Math.Max(1, node.MinItems - f.Count);
+                return need * v + need;
+            }
+            case Phase.ArrCommaOrEnd:
+                return ArrayRest(node, f.Count);
+            case Phase.ObjKeyOrEnd:
+            {
+                ulong rest = node.Required & ~f.Seen;
+                return rest == 0 ? 1 : ObjectRest(node, f.Seen) - 1; // the first property needs no comma
+            }
+            case Phase.ObjKey:
+            {
+                ulong rest = node.Required & ~f.Seen;
+                if (rest != 0) return ObjectRest(node, f.Seen) - 1;
+                return CheapestProperty(node, f.Seen) + 1;
+            }
+            case Phase.ObjColon:
+                return 1 + PendingMinBytes(node, f) + ObjectRest(node, f.Seen);
+            case Phase.ObjValue:
+                return PendingMinBytes(node, f) + ObjectRest(node, f.Seen);
+            case Phase.ObjCommaOrEnd:
+                return ObjectRest(node, f.Seen);
+            default:
+                return 0;
+        }
+    }
+
+    private readonly long PendingMinBytes(JsonSchemaNode node, in Frame f) =>
+        _nodes[f.Pending == NoProperty ? node.AdditionalNode : node.PropertyNodes[f.Pending]].MinBytes;
+
+    /// <summary>After an item: the items still required (each with its comma), then <c>]</c>.</summary>
+    private readonly long ArrayRest(JsonSchemaNode node, int count) =>
+        Math.Max(0, node.MinItems - count) * (1L + _nodes[node.ItemsNode].MinBytes) + 1;
+
+    /// <summary>After a member: the required properties not written yet (each <c>,"name":value</c>), then <c>}</c>.</summary>
+    private readonly long ObjectRest(JsonSchemaNode node, ulong seen)
+    {
+        long total = 1;
+        for (ulong r = node.Required & ~seen; r != 0; r &= r - 1)
+            total += 1 + PropertyBytes(node, System.Numerics.BitOperations.TrailingZeroCount(r));
+        return total;
+    }
+
+    /// <summary><c>"name":value</c> at its shortest.</summary>
+    private readonly long PropertyBytes(JsonSchemaNode node, int i) => node.PropertyNames[i].Length + 3L + _nodes[node.PropertyNodes[i]].MinBytes;
+
+    /// <summary>The shortest member that may still be written after a comma (a property not written yet, or <c>"":value</c> when extra keys are allowed).</summary>
+    private readonly long CheapestProperty(JsonSchemaNode node, ulong seen)
+    {
+        long best = node.AdditionalNode >= 0 ? 3L + _nodes[node.AdditionalNode].MinBytes : int.MaxValue;
+        for (ulong r = node.AllProperties & ~seen; r != 0; r &= r - 1)
+            best = Math.Min(best, PropertyBytes(node, System.Numerics.BitOperations.TrailingZeroCount(r)));
+        return best;
+    }
+
+    /// <summary>Finishing the key being written, its value, and the object.</summary>
+    private readonly long KeyRest(ref readonly Frame f)
+    {
+        var node = _nodes[f.Node];
+        long best = int.MaxValue;
+        bool exact = false;
+        for (ulong c = _c.Candidates; c != 0; c &= c - 1)
+        {
+            int i = System.Numerics.BitOperations.TrailingZeroCount(c);
+            int left = node.PropertyNames[i].Length - _c.Length;
+            exact |= left == 0;
+            best = Math.Min(best, left + 2L + _nodes[node.PropertyNodes[i]].MinBytes + ObjectRest(node, f.Seen | (1UL << i)));
+        }
+        if (node.AdditionalNode >= 0)
+        {
+            // Closing now makes an extra key (one more byte if the text so far is exactly a property's name).
+            best = Math.Min(best, SubRest() + (exact ? 1 : 0) + 2L + _nodes[node.AdditionalNode].MinBytes + ObjectRest(node, f.Seen));
+        }
+        return best;
+    }
+
+    /// <summary>Digits (or the like) a number still needs before it may end.</summary>
+    private readonly int NumberRest()
+    {
+        switch (_c.Sub)
+        {
+            case Sub.NumDot or Sub.NumExp or Sub.NumExpSign:
+                return 1;
+            case Sub.NumFrac or Sub.NumExpDigits:
+                return 0;
+        }
+        var node = _nodes[_c.ValueNode];
+        if (!node.HasRange) return _c.Sub == Sub.NumMinus ? 1 : 0;
+        if (NumberCanEnd()) return 0;
+        // The fewest more digits k for which the prefix's k-digit extensions meet [minimum, maximum].
+        for (int k = 1; k + _c.Length <= 18; k++)
+        {
+            long span = 1;
+            for (int j = 0; j < k; j++) span *= 10;
+            long lo = _c.Length == 0 ? (k == 1 ? 0 : span / 10) : _c.Magnitude * span;
+            long hi = _c.Length == 0 ? span - 1 : lo + span - 1;
+            long a = _c.Negative ? -hi : lo, z = _c.Negative ? -lo : hi;
+            if (a <= node.Maximum && z >= node.Minimum) return k;
+        }
+        return 18;
+    }
+
     /// <summary>Copies <paramref name="other"/> (only its frames in use).</summary>
     public void CopyFrom(ref readonly JsonAutomaton other)
     {

@@ -6,7 +6,10 @@ namespace CompactAI.Sampling.Constraints;
 /// <summary>
 /// Constrains generation to a JSON document (RFC 8259), optionally one that a JSON Schema accepts. At each step the
 /// sampler masks every token whose bytes would make the output invalid or impossible to complete; end-of-generation is
-/// allowed only once the document is complete, and once the top-level value is closed it is the only choice.
+/// allowed only once the document is complete, and once the top-level value is closed it is the only choice. When
+/// few tokens are left, only tokens after which the shortest completion (closing strings and containers, writing the
+/// shortest values still required) fits the remaining tokens are allowed, so a document is finished rather than cut
+/// whenever the token limit allows it at all.
 /// </summary>
 /// <remarks>
 /// <para><b>Schema subset.</b> <c>type</c> (a name or a list), <c>properties</c> (any order; at most 64 names, written
@@ -70,6 +73,7 @@ public sealed class JsonConstraint : IGenerationConstraint
     {
         private readonly TokenByteTable _table;
         private readonly JsonAutomaton[] _prefixes; // _prefixes[k]: the state after the first k bytes of the token in hand
+        private readonly int[] _overBudget;         // tokens that are valid but would leave too little room to finish
         private JsonAutomaton _state, _trial;
 
         public State(JsonSchemaSet schema, TokenByteTable table)
@@ -77,13 +81,14 @@ public sealed class JsonConstraint : IGenerationConstraint
             _table = table;
             _state = new JsonAutomaton(schema);
             _prefixes = new JsonAutomaton[table.MaxTokenLength + 1];
+            _overBudget = new int[table.VocabularySize];
         }
 
         public bool IsComplete => _state.IsComplete;
 
         public bool RequiresEnd => _state.IsClosed;
 
-        public bool ApplyMask(Span<float> logits)
+        public bool ApplyMask(Span<float> logits, int tokensLeft)
         {
             var t = _table;
             int n = Math.Min(logits.Length, t.VocabularySize);
@@ -105,10 +110,16 @@ public sealed class JsonConstraint : IGenerationConstraint
                 return any;
             }
 
+            // Steering: while the document can still be finished one byte per token within the tokens left, keep it so
+            // (a token is allowed only if what it leaves to write fits the tokens after it). Plain text inside a string
+            // leaves that distance as it is, so it needs no check unless the budget is already exactly spent.
+            int budget = tokensLeft - 1, distance = _state.MinClosingBytes(), overBudget = 0;
+            bool steer = distance <= tokensLeft;
+            bool withinBudget = any;
             var common = t.CommonPrefix;
             var plainChars = t.PlainChars;
             var prefixes = _prefixes;
-            int room = _state.StringRoom;
+            int room = steer && distance > budget ? -1 : _state.StringRoom;
             prefixes[0].CopyFrom(ref _state);
             int valid = 0;                  // prefixes[0..valid] hold the states of the current token's first bytes
             int rejected = int.MaxValue;    // the previous token's first `rejected` bytes were rejected
@@ -127,7 +138,7 @@ public sealed class JsonConstraint : IGenerationConstraint
                 {
                     // Plain text inside a string value: it fits or it does not (it cannot close the string).
                     if (id >= n) continue;
-                    if (chars <= room) any = true;
+                    if (chars <= room) any = withinBudget = true;
                     else logits[id] = float.NegativeInfinity;
                     continue;
                 }
@@ -138,12 +149,14 @@ public sealed class JsonConstraint : IGenerationConstraint
                     if (!prefixes[k + 1].Step(bytes[k])) { rejected = k + 1; break; }
                     valid = k + 1;
                 }
-                if (rejected != int.MaxValue)
-                {
-                    if (id < n) logits[id] = float.NegativeInfinity;
-                }
-                else if (id < n) any = true;
+                if (id >= n) continue;
+                if (rejected != int.MaxValue) logits[id] = float.NegativeInfinity;
+                else if (steer && prefixes[bytes.Length].MinClosingBytes() > budget) { _overBudget[overBudget++] = id; any = true; }
+                else any = withinBudget = true;
             }
+            // Should no token fit (a vocabulary without single-byte tokens), the valid ones stay allowed: the cut will be reported.
+            if (withinBudget)
+                for (int i = 0; i < overBudget; i++) logits[_overBudget[i]] = float.NegativeInfinity;
             return any;
         }
 

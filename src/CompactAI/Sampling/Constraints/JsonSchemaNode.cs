@@ -47,6 +47,9 @@ internal sealed class JsonSchemaNode
 
     // enum / const: the allowed values, written compactly
     public byte[][]? Enum;
+
+    /// <summary>The fewest bytes a value of this node takes (compact JSON): what closing the document must still write for it.</summary>
+    public int MinBytes;
 }
 
 /// <summary>
@@ -81,7 +84,7 @@ internal sealed class JsonSchemaSet
     public static JsonSchemaSet AnyValue()
     {
         var set = new JsonSchemaSet();
-        set.Nodes = [.. set._nodes];
+        set.Finish();
         return set;
     }
 
@@ -91,7 +94,7 @@ internal sealed class JsonSchemaSet
         var set = new JsonSchemaSet();
         set._nodes.Add(new JsonSchemaNode { Types = JsonTypes.Object, AdditionalNode = 0, ItemsNode = 0 });
         set.Root = 1;
-        set.Nodes = [.. set._nodes];
+        set.Finish();
         return set;
     }
 
@@ -101,8 +104,47 @@ internal sealed class JsonSchemaSet
     {
         var set = new JsonSchemaSet();
         set.Root = set.Add(schema, "#");
-        set.Nodes = [.. set._nodes];
+        set.Finish();
         return set;
+    }
+
+    /// <summary>
+    /// Freezes the nodes and computes each one's <see cref="JsonSchemaNode.MinBytes"/>: node 0 (any value, referring to
+    /// nothing it needs) first, then the rest from the last, since children are added after their parents.
+    /// </summary>
+    private void Finish()
+    {
+        Nodes = [.. _nodes];
+        Nodes[0].MinBytes = MinBytes(Nodes[0], Nodes);
+        for (int i = Nodes.Length - 1; i > 0; i--) Nodes[i].MinBytes = MinBytes(Nodes[i], Nodes);
+    }
+
+    private static int MinBytes(JsonSchemaNode node, JsonSchemaNode[] nodes)
+    {
+        if (node.Enum is { } values) return values.Min(v => v.Length);
+        long best = int.MaxValue;
+        var t = node.Types;
+        if ((t & (JsonTypes.Null | JsonTypes.Boolean)) != 0) best = 4;
+        if ((t & (JsonTypes.Integer | JsonTypes.Number)) != 0)
+        {
+            long closest = !node.HasRange ? 0 : node.Minimum > 0 ? node.Minimum : node.Maximum < 0 ? node.Maximum : 0;
+            best = Math.Min(best, closest.ToString(System.Globalization.CultureInfo.InvariantCulture).Length);
+        }
+        if ((t & JsonTypes.String) != 0) best = Math.Min(best, 2L + node.MinLength);
+        if ((t & JsonTypes.Array) != 0)
+            best = Math.Min(best, 2L + (long)node.MinItems * (nodes[node.ItemsNode].MinBytes + 1) - (node.MinItems > 0 ? 1 : 0));
+        if ((t & JsonTypes.Object) != 0)
+        {
+            long size = 2;
+            int count = 0;
+            for (ulong r = node.Required; r != 0; r &= r - 1, count++)
+            {
+                int i = System.Numerics.BitOperations.TrailingZeroCount(r);
+                size += node.PropertyNames[i].Length + 3 + nodes[node.PropertyNodes[i]].MinBytes;
+            }
+            best = Math.Min(best, size + Math.Max(0, count - 1));
+        }
+        return (int)Math.Min(best, int.MaxValue / 4);
     }
 
     private int Add(JsonElement s, string path)
