@@ -3,6 +3,7 @@ using System.Text;
 using CompactAI.Hybrid;
 using CompactAI.Inference;
 using CompactAI.Sampling;
+using CompactAI.Sampling.Constraints;
 using Microsoft.Extensions.AI;
 
 namespace CompactAI.Chat;
@@ -16,6 +17,11 @@ namespace CompactAI.Chat;
 /// <remarks>
 /// Thread-safe: concurrent requests run on separate sessions, up to <see cref="CompactModelOptions.MaxParallelSequences"/>
 /// at once; further requests wait. <c>ChatOptions.AdditionalProperties</c> may carry <c>min_p</c> and <c>repeat_penalty</c>.
+/// <c>ChatOptions.ResponseFormat</c>: <see cref="ChatResponseFormat.Json"/> constrains the answer to a JSON object
+/// (<see cref="JsonConstraint.AnyObject"/>), <see cref="ChatResponseFormat.ForJsonSchema(System.Text.Json.JsonElement, string?, string?)"/>
+/// to a document the schema accepts (<see cref="JsonConstraint.FromSchema(System.Text.Json.JsonElement)"/>; an unsupported
+/// keyword throws <see cref="NotSupportedException"/>). An answer cut by the token limit finishes with
+/// <see cref="ChatFinishReason.Length"/>.
 /// </remarks>
 public sealed class CompactChatClient : IChatClient, IPromptScorer
 {
@@ -63,6 +69,7 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
         string messageId = Guid.NewGuid().ToString("N");
         var tokens = new List<GeneratedToken>();
         int promptEvaluated;
+        FinishReason? finishReason;
         float[]? promptLogProbs = null;
         using (var lease = await _model.Sessions.RentAsync(prompt, cancellationToken).ConfigureAwait(false))
         {
@@ -84,9 +91,11 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
                 yield return update;
             }
             promptEvaluated = lease.Session.LastPromptTokensEvaluated;
+            finishReason = lease.Session.LastFinishReason;
         }
 
-        bool hitLimit = tokens.Count >= generation.MaxTokens;
+        // The session's own reason: a JSON document completed by the very last allowed token is finished, not cut.
+        bool hitLimit = finishReason is FinishReason.MaxTokens or FinishReason.ContextFull;
         string finish = hitLimit ? CompactAIPropertyNames.FinishLength : CompactAIPropertyNames.FinishStop;
         yield return new ChatResponseUpdate
         {
@@ -200,6 +209,12 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
             StopSequences = o?.StopSequences?.ToArray() ?? [],
             AddSpecialTokens = false,
             ParseSpecialTokens = true,
+            Constraint = o?.ResponseFormat switch
+            {
+                ChatResponseFormatJson { Schema: { } schema } => JsonConstraint.FromSchema(schema),
+                ChatResponseFormatJson => JsonConstraint.AnyObject,
+                _ => null,
+            },
         };
     }
 }

@@ -1,4 +1,5 @@
 using CompactAI.Sampling;
+using CompactAI.Sampling.Constraints;
 
 namespace CompactAI.Inference;
 
@@ -23,6 +24,15 @@ public sealed record GenerationOptions
     /// <summary>Recognise control-token texts (e.g. <c>&lt;|im_start|&gt;</c>) in a text prompt.</summary>
     public bool ParseSpecialTokens { get; init; }
 
+    /// <summary>
+    /// Restricts the output (e.g. <see cref="JsonConstraint.AnyObject"/> or <see cref="JsonConstraint.FromSchema(string)"/>):
+    /// the sampler masks every token that would break it, and generation ends once it is complete. The constraint is told
+    /// how many tokens are left and steers towards finishing within them (a JSON document is closed in time when
+    /// <see cref="MaxTokens"/> allows its shortest completion). A document cut by the token limit ends with
+    /// <see cref="FinishReason.MaxTokens"/>, never as if it were complete. Null: no constraint.
+    /// </summary>
+    public IGenerationConstraint? Constraint { get; init; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for invalid values.</summary>
     public void Validate()
     {
@@ -38,7 +48,7 @@ public sealed record GenerationOptions
 /// <summary>Why a generation ended.</summary>
 public enum FinishReason
 {
-    /// <summary>The model produced an end-of-generation token.</summary>
+    /// <summary>The model produced an end-of-generation token, or the <see cref="GenerationOptions.Constraint"/>'s output is complete and nothing else may follow.</summary>
     EndOfSequence,
     /// <summary><see cref="GenerationOptions.MaxTokens"/> was reached.</summary>
     MaxTokens,

@@ -53,6 +53,9 @@ public sealed class InferenceSession : IDisposable
     /// <summary>Prompt tokens the latest generation actually ran through the model (the rest came from the cache).</summary>
     public int LastPromptTokensEvaluated { get; private set; }
 
+    /// <summary>Why the latest generation ended (null before the first one finishes).</summary>
+    public FinishReason? LastFinishReason { get; private set; }
+
     /// <summary>Bytes held by the KV cache.</summary>
     public long KvCacheBytes => _cache.SizeInBytes;
 
@@ -394,6 +397,7 @@ public sealed class InferenceSession : IDisposable
         private readonly IReadOnlyList<int> _prompt;
         private readonly GenerationOptions _o;
         private readonly Sampler _sampler;
+        private readonly Sampling.Constraints.IGenerationConstraintState? _constraint;
         private readonly Tokenization.StreamingDecoder _decoder;
         private readonly Queue<GeneratedToken> _ready = new();
         private readonly List<GeneratedToken> _held = new();
@@ -409,7 +413,8 @@ public sealed class InferenceSession : IDisposable
             _s = session;
             _prompt = prompt;
             _o = options;
-            _sampler = new Sampler(options.Sampling, session._model.Config.VocabularySize);
+            _constraint = options.Constraint?.CreateState(session._model.Tokenizer);
+            _sampler = new Sampler(options.Sampling, session._model.Config.VocabularySize, _constraint);
             _decoder = session._model.Tokenizer.CreateStreamingDecoder();
         }
 
@@ -449,11 +454,24 @@ public sealed class InferenceSession : IDisposable
             if (_generated >= _o.MaxTokens) { Complete(FinishReason.MaxTokens); return; }
             var tokenizer = _s._model.Tokenizer;
             int id = _sampler.Sample(_s._logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_s._tokens),
-                out float logProb, out float entropy, out float top1, out float top2);
-            if (!_o.IgnoreEndOfSequence && tokenizer.IsEndOfGeneration(id)) { Complete(FinishReason.EndOfSequence); return; }
+                out float logProb, out float entropy, out float top1, out float top2,
+                tokensLeft: Math.Min(_o.MaxTokens - _generated, _s.ContextSize - _s._tokens.Count + 1));
+            if (id < 0)
+            {
+                // The constraint allows nothing: either its output is complete and the vocabulary has no end token, or it cannot be continued.
+                if (_constraint!.IsComplete) { Complete(FinishReason.EndOfSequence); return; }
+                throw new InvalidOperationException("The generation constraint allows no token of this vocabulary here; the output cannot be completed.");
+            }
+            if (tokenizer.IsEndOfGeneration(id) && (!_o.IgnoreEndOfSequence || _constraint is { IsComplete: true }))
+            {
+                Complete(FinishReason.EndOfSequence);
+                return;
+            }
+            _constraint?.Accept(id);
             _generated++;
             var token = new GeneratedToken(id, _decoder.Add(id), logProb, entropy, top1, top2);
             if (Offer(token)) return;
+            if (_constraint is { RequiresEnd: true }) { Complete(FinishReason.EndOfSequence); return; }
             if (_generated >= _o.MaxTokens) { Complete(FinishReason.MaxTokens); return; }
             if (_s._tokens.Count >= _s.ContextSize) { Complete(FinishReason.ContextFull); return; }
             Span<int> one = [id];
@@ -509,6 +527,7 @@ public sealed class InferenceSession : IDisposable
             if (_finished) return;
             _finished = true;
             Finish = reason;
+            _s.LastFinishReason = reason;
             if (reason != FinishReason.StopSequence)
             {
                 foreach (var t in _held) _ready.Enqueue(t);

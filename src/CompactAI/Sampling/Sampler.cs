@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using CompactAI.Inference;
+using CompactAI.Sampling.Constraints;
 
 namespace CompactAI.Sampling;
 
@@ -7,7 +8,14 @@ namespace CompactAI.Sampling;
 /// Chooses the next token from the logits, and reports the model's own distribution (softmax at temperature 1, before
 /// any truncation) for confidence scoring. All buffers are allocated once per vocabulary; <see cref="Sample"/> allocates nothing.
 /// </summary>
-/// <remarks>Not thread-safe: one per generation stream.</remarks>
+/// <remarks>
+/// The chain: logit bias → constraint mask (tokens that would break a <see cref="IGenerationConstraint"/> get −∞) →
+/// penalties → greedy or top-k/top-p/min-p/temperature/draw. The evidence reported for confidence (log-probability,
+/// entropy, top-1/top-2) is computed from the raw logits, before the mask: confidence must measure the model, not the
+/// grammar. A mask that leaves one allowed token would otherwise report certainty the model never had, and a low raw
+/// probability for a forced token is exactly the signal that the model is out of its depth.
+/// Not thread-safe: one per generation stream.
+/// </remarks>
 internal sealed class Sampler
 {
     private readonly SamplingOptions _o;
@@ -16,10 +24,12 @@ internal sealed class Sampler
     private readonly float[] _values;       // candidate logits, then probabilities
     private readonly float[] _expScratch;   // exp(z − max) for the evidence
     private readonly Dictionary<int, int> _counts = new();
+    private readonly IGenerationConstraintState? _constraint;
     private ulong _rng;
 
-    public Sampler(SamplingOptions options, int vocabularySize)
+    public Sampler(SamplingOptions options, int vocabularySize, IGenerationConstraintState? constraint = null)
     {
+        _constraint = constraint;
         options.Validate();
         _o = options;
         _logits = new float[vocabularySize];
@@ -31,8 +41,13 @@ internal sealed class Sampler
         if (_rng == 0) _rng = 1;
     }
 
-    /// <summary>Chooses a token. <paramref name="history"/> are the sequence's previous tokens (for the penalties).</summary>
-    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, out float logProbability, out float entropy, out float top1, out float top2)
+    /// <summary>
+    /// Chooses a token. <paramref name="history"/> are the sequence's previous tokens (for the penalties). Returns −1
+    /// when the constraint allows no token at all. The constraint's state is not advanced here (see <see cref="IGenerationConstraintState.Accept"/>).
+    /// <c>tokensLeft</c> (this one included) lets the constraint steer towards finishing in time.
+    /// </summary>
+    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, out float logProbability, out float entropy, out float top1, out float top2,
+        int tokensLeft = int.MaxValue)
     {
         int n = _logits.Length;
         var l = _logits.AsSpan();
@@ -42,6 +57,11 @@ internal sealed class Sampler
         if (_o.LogitBias is { } bias)
             foreach (var (id, b) in bias)
                 if ((uint)id < (uint)n) l[id] += b;
+        if (_constraint is not null && !_constraint.ApplyMask(l, tokensLeft))
+        {
+            logProbability = float.NegativeInfinity;
+            return -1;
+        }
         ApplyPenalties(l, history);
 
         int chosen;
@@ -52,6 +72,8 @@ internal sealed class Sampler
         else
         {
             int count = TopK(l);
+            // Banned tokens (−∞ from the bias or the constraint) sort last: never let them be candidates.
+            while (count > 1 && float.IsNegativeInfinity(_values[count - 1])) count--;
             SoftmaxCandidates(count, 1.0f);
             count = TopP(count);
             count = MinP(count);
