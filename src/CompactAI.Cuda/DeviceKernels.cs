@@ -19,8 +19,8 @@ internal sealed class DeviceKernels
     private readonly Action<Index1D, ArrayView<float>, ArrayView<float>> _siluGate, _geluGate, _add;
     private readonly Action<KernelConfig, ArrayView<float>, int> _softmax;
     private readonly Action<Index1D, ArrayView<byte>, ArrayView<float>, int, long, int, float> _embedding;
-    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int> _store;
-    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int, float, float> _attend;
+    private readonly Action<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int> _store;
+    private readonly Action<KernelConfig, ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int, float, float, int> _attend;
 
     public DeviceKernels(Accelerator accelerator)
     {
@@ -34,8 +34,8 @@ internal sealed class DeviceKernels
         _add = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>>(ActivationKernels.Add);
         _softmax = accelerator.LoadStreamKernel<ArrayView<float>, int>(SoftmaxKernels.Softmax);
         _embedding = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<byte>, ArrayView<float>, int, long, int, float>(EmbeddingKernels.Lookup);
-        _store = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int>(AttentionKernels.Store);
-        _attend = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int, float, float>(AttentionKernels.Attend);
+        _store = accelerator.LoadAutoGroupedStreamKernel<Index1D, ArrayView<float>, ArrayView<float>, int, int, int, int>(AttentionKernels.Store);
+        _attend = accelerator.LoadStreamKernel<ArrayView<float>, ArrayView<float>, ArrayView<float>, ArrayView<float>, int, int, int, int, int, int, float, float, int>(AttentionKernels.Attend);
     }
 
     /// <summary>y[0..w.Rows) = W·x.</summary>
@@ -64,14 +64,14 @@ internal sealed class DeviceKernels
     public void Embedding(DeviceMatrix e, int token, ArrayView<float> dst, float scale) =>
         _embedding(e.Columns, e.View, dst, (int)e.Type, e.RowBytes, token, scale);
 
-    /// <summary>Writes one token's <paramref name="heads"/> rows of <paramref name="dim"/> values into a cache layer at <paramref name="pos"/>.</summary>
-    public void StoreKv(ArrayView<float> src, ArrayView<float> cache, int heads, int dim, int capacity, int pos) =>
-        _store(heads * dim, src, cache, dim, capacity, pos);
+    /// <summary>Writes one token's <paramref name="heads"/> rows of <paramref name="dim"/> values into a cache layer at <paramref name="pos"/> (rounded to half when <paramref name="half"/>).</summary>
+    public void StoreKv(ArrayView<float> src, ArrayView<float> cache, int heads, int dim, int capacity, int pos, bool half) =>
+        _store(heads * dim, src, cache, dim, capacity, pos, half ? 1 : 0);
 
-    /// <summary>Attention of one query position (all heads) over cache positions [first, len).</summary>
+    /// <summary>Attention of one query position (all heads) over cache positions [first, len); q rounded to half when <paramref name="half"/>.</summary>
     public void Attend(ArrayView<float> q, ArrayView<float> keys, ArrayView<float> values, ArrayView<float> output, int heads, int kvHeads,
-        int headDim, int valueDim, int capacity, int first, int len, float scale, float softcap) =>
-        _attend(new KernelConfig(heads, _warp), q, keys, values, output, heads / kvHeads, headDim, valueDim, capacity, first, len, scale, softcap);
+        int headDim, int valueDim, int capacity, int first, int len, float scale, float softcap, bool half) =>
+        _attend(new KernelConfig(heads, _warp), q, keys, values, output, heads / kvHeads, headDim, valueDim, capacity, first, len, scale, softcap, half ? 1 : 0);
 
     /// <summary>Waits for every launch so far.</summary>
     public void Synchronize() => _accelerator.Synchronize();

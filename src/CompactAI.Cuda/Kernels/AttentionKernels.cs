@@ -5,25 +5,27 @@ namespace CompactAI.Cuda.Kernels;
 /// <summary>
 /// Causal grouped-query attention of one query position over the device KV cache, and the cache store.
 /// Cache layout per layer: keys [kvHead][capacity][headDim], values [kvHead][capacity][valueDim] (floats), as the CPU KvCache.
-/// Arithmetic: a plain online softmax in float. The CPU engine reproduces llama.cpp's flash attention with an F16 cache
-/// (q rounded to half, Σp·v kept in half); this kernel keeps everything in float, so results differ by about half-precision
-/// rounding (≈1e-3 relative), not by maths.
+/// Arithmetic: with <c>half</c> set, keys/values are stored rounded to half precision and q is rounded to half when read, as the
+/// CPU engine (llama.cpp's default F16 cache) does; the online softmax and Σp·v then run in float. The CPU engine also keeps the
+/// running Σp·v in half precision (llama.cpp's flash-attention accumulator); this kernel does not, so outputs differ by about
+/// half-precision rounding of the accumulator (≲1e-3 relative), not by maths.
 /// </summary>
 internal static class AttentionKernels
 {
-    /// <summary>Index: kvHead·dim + d. Writes one token's k (or v) row into the cache at <paramref name="pos"/>.</summary>
-    public static void Store(Index1D index, ArrayView<float> src, ArrayView<float> cache, int dim, int capacity, int pos)
+    /// <summary>Index: kvHead·dim + d. Writes one token's k (or v) row into the cache at <paramref name="pos"/> (rounded to half when <paramref name="half"/> ≠ 0).</summary>
+    public static void Store(Index1D index, ArrayView<float> src, ArrayView<float> cache, int dim, int capacity, int pos, int half)
     {
         int h = index / dim, d = index % dim;
-        cache[((long)h * capacity + pos) * dim + d] = src[index];
+        float v = src[index];
+        cache[((long)h * capacity + pos) * dim + d] = half != 0 ? (float)(ILGPU.Half)v : v;
     }
 
     /// <summary>
     /// Grid: one warp per query head; lane k owns dimensions k, k + warp, … of the head. out_h = softmax(q_h·Kᵀ·scale) · V over
-    /// positions [first, len), soft-capped when <paramref name="softcap"/> &gt; 0. The output row doubles as the accumulator.
+    /// positions [first, len) (q rounded to half first when <paramref name="half"/> ≠ 0), soft-capped when <paramref name="softcap"/> &gt; 0. The output row doubles as the accumulator.
     /// </summary>
     public static void Attend(ArrayView<float> q, ArrayView<float> keys, ArrayView<float> values, ArrayView<float> output,
-        int group, int headDim, int valueDim, int capacity, int first, int len, float scale, float softcap)
+        int group, int headDim, int valueDim, int capacity, int first, int len, float scale, float softcap, int half)
     {
         int h = Grid.IdxX, lane = Group.IdxX, stride = Group.DimX, kvh = h / group;
         long qo = (long)h * headDim, oo = (long)h * valueDim;
@@ -34,7 +36,11 @@ internal static class AttentionKernels
         {
             float partial = 0;
             long k = kBase + (long)t * headDim;
-            for (int d = lane; d < headDim; d += stride) partial += q[qo + d] * keys[k + d];
+            for (int d = lane; d < headDim; d += stride)
+            {
+                float qd = half != 0 ? (float)(ILGPU.Half)q[qo + d] : q[qo + d];
+                partial += qd * keys[k + d];
+            }
             float s = WarpReduce.Sum(partial) * scale;
             if (softcap > 0) s = softcap * MathF.Tanh(s / softcap);
             float weight = 1, rescale = 1;
