@@ -17,7 +17,7 @@ internal static class AttentionKernels
     {
         int h = index / dim, d = index % dim;
         float v = src[index];
-        cache[((long)h * capacity + pos) * dim + d] = half != 0 ? (float)(ILGPU.Half)v : v;
+        cache[((long)h * capacity + pos) * dim + d] = half != 0 ? Dequant.RoundToHalf(v) : v;
     }
 
     /// <summary>
@@ -38,7 +38,7 @@ internal static class AttentionKernels
             long k = kBase + (long)t * headDim;
             for (int d = lane; d < headDim; d += stride)
             {
-                float qd = half != 0 ? (float)(ILGPU.Half)q[qo + d] : q[qo + d];
+                float qd = half != 0 ? Dequant.RoundToHalf(q[qo + d]) : q[qo + d];
                 partial += qd * keys[k + d];
             }
             float s = WarpReduce.Sum(partial) * scale;

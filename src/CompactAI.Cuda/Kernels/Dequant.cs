@@ -25,6 +25,27 @@ internal static class Dequant
         return Interop.IntAsFloat(sign | ((exp + 112u) << 23) | (mant << 13));
     }
 
+    /// <summary>
+    /// <paramref name="f"/> rounded to the nearest half-precision value (ties to even, overflow to ∞), as a float: what
+    /// <c>(float)(System.Half)f</c> gives on the CPU. Written with integer operations because ILGPU's own Half conversion
+    /// truncates on its CPU accelerator.
+    /// </summary>
+    public static float RoundToHalf(float f)
+    {
+        uint x = Interop.FloatAsInt(f);
+        uint sign = x & 0x80000000u, abs = x & 0x7FFFFFFFu;
+        if (abs >= 0x7F800000u) return f; // ∞ and NaN
+        if (abs >= 0x477FF000u) return Interop.IntAsFloat(sign | 0x7F800000u); // ≥ 65520 rounds past the largest half
+        if (abs < 0x38800000u)
+        {
+            // Below 2^-14 halves are subnormal, multiples of 2^-24: adding 0.5 (whose ulp is 2^-24) rounds to one, ties to even.
+            float r = (Interop.IntAsFloat(abs) + 0.5f) - 0.5f;
+            return sign != 0 ? -r : r;
+        }
+        uint rounded = (abs + 0xFFFu + ((abs >> 13) & 1u)) & ~0x1FFFu; // keep 10 mantissa bits, ties to even
+        return Interop.IntAsFloat(sign | rounded);
+    }
+
     /// <summary>The little-endian half at byte <paramref name="i"/>.</summary>
     public static float Half(ArrayView<byte> w, long i) => HalfToFloat((uint)(w[i] | (w[i + 1] << 8)));
 
