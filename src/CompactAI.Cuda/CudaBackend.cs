@@ -83,13 +83,17 @@ public sealed class CudaBackend : IDisposable
         }
     }
 
-    /// <summary>A backend on ILGPU's CPU accelerator: the same kernels, run by simulated warps on the CPU (tests only; slow).</summary>
-    internal static CudaBackend CreateCpuAccelerator()
+    /// <summary>
+    /// A backend on ILGPU's CPU accelerator: the same kernels, run by simulated warps on the CPU (tests only; slow). One simulated
+    /// multiprocessor of one warp keeps the barrier traffic of warp shuffles low on small machines.
+    /// </summary>
+    internal static CudaBackend CreateCpuAccelerator(int threadsPerWarp = 4, int warpsPerMultiprocessor = 1, int multiprocessors = 1)
     {
-        var context = Context.Create(b => b.CPU());
+        var device = new CPUDevice(threadsPerWarp, warpsPerMultiprocessor, multiprocessors);
+        var context = Context.Create(b => b.CPU(device));
         try
         {
-            return new CudaBackend(context, context.CreateCPUAccelerator(0), null);
+            return new CudaBackend(context, device.CreateCPUAccelerator(context, CPUAcceleratorMode.Parallel), null);
         }
         catch
         {
