@@ -9,7 +9,7 @@ internal static class ActivationKernels
     public static void SiluGate(Index1D i, ArrayView<float> gate, ArrayView<float> up)
     {
         float g = gate[i];
-        gate[i] = g / (1.0f + MathF.Exp(-g)) * up[i];
+        gate[i] = g / (1.0f + DeviceMath.Exp(-g)) * up[i];
     }
 
     /// <summary>gate[i] = GELU_tanh(gate[i])·up[i].</summary>
@@ -17,7 +17,7 @@ internal static class ActivationKernels
     {
         const float sqrt2OverPi = 0.79788456080286535587989211986876f;
         float g = gate[i];
-        gate[i] = 0.5f * g * (1.0f + MathF.Tanh(sqrt2OverPi * g * (1.0f + 0.044715f * g * g))) * up[i];
+        gate[i] = 0.5f * g * (1.0f + DeviceMath.Tanh(sqrt2OverPi * g * (1.0f + 0.044715f * g * g))) * up[i];
     }
 
     /// <summary>x[i] += y[i].</summary>

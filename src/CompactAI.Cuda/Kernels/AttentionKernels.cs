@@ -42,16 +42,16 @@ internal static class AttentionKernels
                 partial += qd * keys[k + d];
             }
             float s = WarpReduce.Sum(partial) * scale;
-            if (softcap > 0) s = softcap * MathF.Tanh(s / softcap);
+            if (softcap > 0) s = softcap * DeviceMath.Tanh(s / softcap);
             float weight = 1, rescale = 1;
             if (s > max)
             {
-                rescale = MathF.Exp(max - s);
+                rescale = DeviceMath.Exp(max - s);
                 max = s;
             }
             else
             {
-                weight = MathF.Exp(s - max);
+                weight = DeviceMath.Exp(s - max);
             }
             sum = sum * rescale + weight;
             long v = vBase + (long)t * valueDim;

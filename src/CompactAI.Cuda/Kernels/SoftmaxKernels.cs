@@ -16,7 +16,7 @@ internal static class SoftmaxKernels
         float sum = 0;
         for (int i = lane; i < n; i += stride)
         {
-            float e = MathF.Exp(x[offset + i] - max);
+            float e = DeviceMath.Exp(x[offset + i] - max);
             x[offset + i] = e;
             sum += e;
         }

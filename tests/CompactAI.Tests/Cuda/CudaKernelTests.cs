@@ -320,3 +320,34 @@ public sealed class DeviceHalfRoundingTests
         }
     }
 }
+
+/// <summary>The kernels' exp and tanh (plain C#, run here as in a kernel) against the runtime's.</summary>
+public sealed class DeviceMathTests
+{
+    [Fact]
+    public void Exp_MatchesMathExp()
+    {
+        for (double x = -103; x <= 88.7; x += 0.0137)
+        {
+            double expected = Math.Exp((float)x), actual = CompactAI.Cuda.Kernels.DeviceMath.Exp((float)x);
+            if (expected < 1.2e-38) Assert.True(Math.Abs(actual - expected) <= 2e-45, $"exp({(float)x}) = {actual}, expected {expected}");
+            else Assert.True(Math.Abs(actual - expected) <= 3e-7 * expected, $"exp({(float)x}) = {actual}, expected {expected}");
+        }
+        Assert.Equal(1f, CompactAI.Cuda.Kernels.DeviceMath.Exp(0f));
+        Assert.Equal(float.PositiveInfinity, CompactAI.Cuda.Kernels.DeviceMath.Exp(89f));
+        Assert.Equal(0f, CompactAI.Cuda.Kernels.DeviceMath.Exp(-104f));
+        Assert.Equal(0f, CompactAI.Cuda.Kernels.DeviceMath.Exp(float.NegativeInfinity));
+        Assert.True(float.IsNaN(CompactAI.Cuda.Kernels.DeviceMath.Exp(float.NaN)));
+    }
+
+    [Fact]
+    public void Tanh_MatchesMathTanh()
+    {
+        for (double x = -12; x <= 12; x += 0.00731)
+        {
+            double expected = Math.Tanh((float)x), actual = CompactAI.Cuda.Kernels.DeviceMath.Tanh((float)x);
+            Assert.True(Math.Abs(actual - expected) <= 3e-7 * Math.Abs(expected) + 1e-12, $"tanh({(float)x}) = {actual}, expected {expected}");
+        }
+        Assert.Equal(1e-20f, CompactAI.Cuda.Kernels.DeviceMath.Tanh(1e-20f));
+    }
+}
