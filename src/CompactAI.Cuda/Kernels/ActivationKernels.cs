@@ -2,7 +2,7 @@ using ILGPU;
 
 namespace CompactAI.Cuda.Kernels;
 
-/// <summary>The gated FFN's element-wise step, gate = act(gate) ⊙ up (TensorOps.Silu / TensorOps.GeluTanh), and the residual add.</summary>
+/// <summary>The gated FFN's element-wise step, gate = act(gate) ⊙ up (TensorMath.Silu / TensorMath.GeluTanh), and the residual add.</summary>
 internal static class ActivationKernels
 {
     /// <summary>gate[i] = SiLU(gate[i])·up[i].</summary>

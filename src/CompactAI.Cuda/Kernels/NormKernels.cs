@@ -2,7 +2,7 @@ using ILGPU;
 
 namespace CompactAI.Cuda.Kernels;
 
-/// <summary>RMSNorm, dst = x / √(mean(x²) + ε) ⊙ gain, per row (TensorOps.RmsNorm; the CPU sums squares in double, this in float).</summary>
+/// <summary>RMSNorm, dst = x / √(mean(x²) + ε) ⊙ gain, per row (TensorMath.RmsNorm; the CPU sums squares in double, this in float).</summary>
 internal static class NormKernels
 {
     /// <summary>Grid: one warp per row of <paramref name="n"/> elements; <paramref name="gain"/> is shared by every row.</summary>

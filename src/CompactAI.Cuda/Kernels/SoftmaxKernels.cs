@@ -2,7 +2,7 @@ using ILGPU;
 
 namespace CompactAI.Cuda.Kernels;
 
-/// <summary>In-place softmax per row, p = exp(x − max) / Σ exp(x − max) (TensorOps.Softmax; the CPU sums in double, this in float).</summary>
+/// <summary>In-place softmax per row, p = exp(x − max) / Σ exp(x − max) (TensorMath.Softmax; the CPU sums in double, this in float).</summary>
 internal static class SoftmaxKernels
 {
     /// <summary>Grid: one warp per row of <paramref name="n"/> elements.</summary>

@@ -127,7 +127,7 @@ internal sealed class Transformer
             ProjectGateUp(layer, n);
             int ffn = n * _c.FeedForwardLength;
             if (_c.Activation == FfnActivation.Silu) TensorMath.Silu(_gate.AsSpan(0, ffn), _gate.AsSpan(0, ffn));
-            else TensorMath.GeluTanh(_gate.AsSpan(0, ffn), _gate.AsSpan(0, ffn));
+            else TensorMath.GeluTanhAsGgml(_gate.AsSpan(0, ffn));
             TensorPrimitives.Multiply(_gate.AsSpan(0, ffn), _up.AsSpan(0, ffn), _gate.AsSpan(0, ffn));
             _matmul.Compute(layer.Down, _gate, n, _proj);
             if (layer.PostFfnNorm is { } pfn) RmsNorm(_proj, pfn, _proj, n);

@@ -18,7 +18,7 @@ internal static class GreedyParity
         var c = model.Config;
         var prompt = model.Tokenizer.Encode("Once upon a time");
         using var pool = new WorkerPool(1);
-        var cpu = new Transformer(c, model.Weights, pool, 1);
+        var cpu = new Transformer(c, model.Weights, pool, 1, 64);
         var cache = new KvCache(c.BlockCount, 64, c.KvHeadCount, c.HeadDim, c.ValueDim);
         using var device = new CudaTransformer(backend, c, model.Weights, 64);
         var cpuLogits = new float[c.VocabularySize];

@@ -25,13 +25,13 @@ public sealed class ArchitectureConformanceTests(ITestOutputHelper output)
     private static double ToleranceFor(string family) => family is "qwen3" or "gemma2" or "gemma3" ? 1e-3 : 1e-4;
 
     /// <summary>
-    /// Stated tolerance for the Q4_K_M model: 1e-2 absolute on logits of size ~1 (observed: 7.4e-3). Activations are
-    /// quantized to Q8_K before every matmul in ggml and here alike and the integer dot products are exact, and most
-    /// prompts agree to 1e-6 (e.g. [15496], [11, 428], [995, 11, 428] exactly); some token/position combinations
-    /// ([428] at position 0, 428 at position 3 after 15496 995 11) differ by up to 1% relative in llama.cpp, a difference
-    /// localised but not yet explained (it is the same with llama.cpp's prompt evaluated one token per call).
+    /// Stated tolerance for the Q4_K_M model: 1e-4 absolute on logits of size ~1 (observed: ≤ 2.4e-7). Activations are
+    /// quantized to Q8_K before every matmul in ggml and here alike, and the integer dot products are exact. The golden
+    /// is made with llama.cpp evaluating the prompt one token per call: for 4+ rows at once llama.cpp runs Q4_K through
+    /// its repacked (8×8 interleaved) GEMM, whose results differ from its own matrix–vector path by up to 7e-3 here;
+    /// we reproduce the matrix–vector path, for prompts and decoding alike.
     /// </summary>
-    private const double QuantizedTolerance = 1e-2;
+    private const double QuantizedTolerance = 1e-4;
 
     public static TheoryData<string> Runs()
     {

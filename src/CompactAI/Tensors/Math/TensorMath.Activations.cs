@@ -34,7 +34,37 @@ public static partial class TensorMath
         }
     }
 
-    /// <summary>destination[i] = c·tanh(x[i] / c), soft-capping into (−c, c): Gemma 2's treatment of logits.</summary>
+    /// <summary>
+    /// The engine's GELU: ggml's CPU arithmetic, where x is rounded to half precision and looked up in a table of
+    /// half-precision results (x ≤ −10 gives 0, x ≥ 10 gives x). The table's rounding (relative 2⁻¹¹) is visible at the
+    /// 1e-4 logit tolerance of the llama.cpp conformance tests, so the forward pass reproduces it; <see cref="GeluTanh"/>
+    /// is the exact function.
+    /// </summary>
+    internal static void GeluTanhAsGgml(Span<float> x)
+    {
+        var table = s_geluTable.Value;
+        for (int i = 0; i < x.Length; i++)
+        {
+            float v = x[i];
+            if (v <= -10.0f) x[i] = 0.0f;
+            else if (v < 10.0f) x[i] = table[BitConverter.HalfToUInt16Bits((Half)v)];
+        }
+    }
+
+    /// <summary>GELU of every half-precision value, rounded to half: ggml's <c>ggml_table_gelu_f16</c>, indexed by the bits.</summary>
+    private static readonly Lazy<float[]> s_geluTable = new(() =>
+    {
+        const float sqrt2OverPi = 0.79788456080286535587989211986876f;
+        var table = new float[65536];
+        for (int i = 0; i < table.Length; i++)
+        {
+            float v = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+            table[i] = (float)(Half)(0.5f * v * (1.0f + MathF.Tanh(sqrt2OverPi * v * (1.0f + 0.044715f * v * v))));
+        }
+        return table;
+    });
+
+    /// <summary>destination[i] = c·tanh(x[i]·(1/c)), soft-capping into (−c, c): Gemma 2's treatment of logits (multiplying by 1/c, as llama.cpp's graph does).</summary>
     /// <param name="x">The input.</param>
     /// <param name="cap">c, positive and finite.</param>
     /// <param name="destination">Receives the result; may be <paramref name="x"/> itself.</param>
@@ -44,7 +74,8 @@ public static partial class TensorMath
     {
         CheckDestination(x, destination, nameof(x), nameof(destination));
         if (!(cap > 0) || float.IsPositiveInfinity(cap)) throw new ArgumentOutOfRangeException(nameof(cap), cap, "The cap must be positive and finite.");
-        for (int i = 0; i < x.Length; i++) destination[i] = cap * MathF.Tanh(x[i] / cap);
+        float inverse = 1.0f / cap;
+        for (int i = 0; i < x.Length; i++) destination[i] = cap * MathF.Tanh(x[i] * inverse);
     }
 
     /// <summary>
