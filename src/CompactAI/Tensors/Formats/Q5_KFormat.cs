@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -57,50 +57,10 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
         Span<byte> levels = stackalloc byte[QK];
-        Span<byte> aux = stackalloc byte[32];
-        Span<float> weights = stackalloc float[32];
-        Span<float> mins = stackalloc float[8];
-        Span<float> scales = stackalloc float[8];
-        Span<byte> ls = stackalloc byte[8];
-        Span<byte> lm = stackalloc byte[8];
         for (int b = 0; b < src.Length / QK; b++)
         {
-            var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            float maxScale = 0, maxMin = 0;
-            for (int j = 0; j < 8; j++)
-            {
-                var xj = x.Slice(32 * j, 32);
-                float sumX2 = 0;
-                for (int l = 0; l < 32; l++) sumX2 += xj[l] * xj[l];
-                float avX = MathF.Sqrt(sumX2 / 32);
-                for (int l = 0; l < 32; l++) weights[l] = avX + MathF.Abs(xj[l]);
-                scales[j] = KQuantMath.MakeQkx2Quants(32, 31, xj, weights, levels.Slice(32 * j, 32), out mins[j], aux, -0.5f, 0.1f, 15, false);
-                if (scales[j] > maxScale) maxScale = scales[j];
-                if (mins[j] > maxMin) maxMin = mins[j];
-            }
-            float invScale = maxScale > 0 ? 63f / maxScale : 0f;
-            float invMin = maxMin > 0 ? 63f / maxMin : 0f;
-            for (int j = 0; j < 8; j++)
-            {
-                ls[j] = Math.Min((byte)63, (byte)KQuantMath.NearestInt(invScale * scales[j]));
-                lm[j] = Math.Min((byte)63, (byte)KQuantMath.NearestInt(invMin * mins[j]));
-            }
-            KQuantMath.PackScaleMinK4(ls, lm, block.Slice(4, 12));
-            Fp16.Write(block, maxScale / 63f);
-            Fp16.Write(block[2..], maxMin / 63f);
-            float dAll = Fp16.Read(block), dminAll = Fp16.Read(block[2..]);
-            for (int j = 0; j < 8; j++)
-            {
-                KQuantMath.GetScaleMinK4(j, block.Slice(4, 12), out int sc, out int m);
-                float d = dAll * sc;
-                if (d == 0) continue;
-                float dm = dminAll * m;
-                for (int i = 0; i < 32; i++)
-                {
-                    levels[32 * j + i] = (byte)Math.Max(0, Math.Min(31, KQuantMath.NearestInt((x[32 * j + i] + dm) / d)));
-                }
-            }
+            ScaleMinK4.QuantizeScales(src.Slice(b * QK, QK), block, levels, nmax: 31, rmin: -0.5f, rdelta: 0.1f, nstep: 15);
             var qh = block.Slice(16, 32);
             var ql = block.Slice(48, 128);
             qh.Clear();
@@ -117,39 +77,26 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
         }
     }
 
-    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        Int8Dot.IsAvx2 ? ScaleMinK4.Dot<Quants>(weights, activations, n) : DotPortable(weights, activations, n);
+
+    /// <summary>Chunk c: the nibbles of the 32 bytes at 48 + 32c, bit 4 from bits 2c and 2c + 1 of qh.</summary>
+    private readonly struct Quants : IScaleMinK4Quants
     {
-        if (!Int8Dot.IsAvx2) return DotPortable(weights, activations, n);
-        fixed (byte* pw0 = weights, pa0 = activations)
+        public static int BlockBytes => Bytes;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void LoadChunk(byte* block, int c, out Vector256<byte> first, out Vector256<byte> second)
         {
-            var acc = Vector256<float>.Zero;
-            float minSum = 0;
             var low = Vector256.Create((byte)0x0F);
             var bit4 = Vector256.Create((byte)0x10);
-            for (int b = 0; b < n / QK; b++)
-            {
-                byte* pw = pw0 + b * Bytes, pa = pa0 + b * ActBytes;
-                float da = *(float*)pa;
-                Q4_KFormat.UnpackScales(pw + 4, out ulong scales, out ulong mins);
-                minSum += Fp16.Read(pw + 2) * da * Q4_KFormat.MinTerm(mins, pa);
-                var sumi = Vector256<int>.Zero;
-                var hbits = Avx.LoadVector256(pw + 16);
-                byte* q = pw + 48;
-                sbyte* a = (sbyte*)pa + Q8_KFormat.QsOffset;
-                for (int c = 0; c < 4; c++, q += 32, a += 64, scales >>= 16)
-                {
-                    var bytes = Avx.LoadVector256(q);
-                    var m1 = Vector256.Create((byte)(1 << (2 * c)));
-                    var m2 = Vector256.Create((byte)(2 << (2 * c)));
-                    var lo = Avx2.Or(Avx2.And(bytes, low), Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, m1), m1), bit4));
-                    var hi = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte(), low),
-                                     Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, m2), m2), bit4));
-                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, lo, Avx.LoadVector256(a), Vector256.Create((short)(byte)scales));
-                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, hi, Avx.LoadVector256(a + 32), Vector256.Create((short)(byte)(scales >> 8)));
-                }
-                acc = Int8Dot.MulAdd(sumi, Fp16.Read(pw) * da, acc);
-            }
-            return Int8Dot.Sum(acc) - minSum;
+            var hbits = Avx.LoadVector256(block + 16);
+            var bytes = Avx.LoadVector256(block + 48 + 32 * c);
+            var m1 = Vector256.Create((byte)(1 << (2 * c)));
+            var m2 = Vector256.Create((byte)(2 << (2 * c)));
+            first = Avx2.Or(Avx2.And(bytes, low), Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, m1), m1), bit4));
+            second = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte(), low),
+                             Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, m2), m2), bit4));
         }
     }
 
@@ -157,24 +104,12 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
     internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
     {
         Span<sbyte> q = stackalloc sbyte[QK];
-        Span<byte> scales = stackalloc byte[8], mins = stackalloc byte[8];
         float sum = 0;
         for (int b = 0; b < n / QK; b++)
         {
             var w = weights.Slice(b * Bytes, Bytes);
-            var a = activations.Slice(b * ActBytes, ActBytes);
-            Q4_KFormat.UnpackScales(w.Slice(4, 12), scales, mins);
             Unpack(w, q);
-            var qa = MemoryMarshal.Cast<byte, sbyte>(a.Slice(Q8_KFormat.QsOffset, QK));
-            var bsums = MemoryMarshal.Cast<byte, short>(a.Slice(Q8_KFormat.BsumsOffset, 32));
-            int sumi = 0, summ = 0;
-            for (int j = 0; j < 8; j++)
-            {
-                sumi += scales[j] * Int8Dot.Dot(q.Slice(32 * j, 32), qa.Slice(32 * j, 32));
-                summ += mins[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-            }
-            float da = BitConverter.ToSingle(a);
-            sum += Fp16.Read(w) * da * sumi - Fp16.Read(w[2..]) * da * summ;
+            sum += ScaleMinK4.DotBlockPortable(w, q, activations.Slice(b * ActBytes, ActBytes));
         }
         return sum;
     }
