@@ -1,0 +1,125 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace CompactAI.Tensors.Formats;
+
+/// <summary>A legacy 32-weight block format as the portable dot drivers of <see cref="LegacyBlocks"/> read it.</summary>
+internal interface ILegacyBlock
+{
+    /// <summary>Bytes per block.</summary>
+    static abstract int BlockBytes { get; }
+
+    /// <summary>The 32 integer values q of <paramref name="block"/> (the format's offset already subtracted).</summary>
+    static abstract void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q);
+}
+
+/// <summary>
+/// What the legacy 32-weight formats (Q4_0, Q4_1, Q5_0, Q5_1) share: the block statistics their quantizers start from, the
+/// packing of 4-bit values (byte j holds element j in its low nibble and element j + 16 in its high one) and of fifth bits
+/// (bit j of a u32 qh is the fifth bit of element j), and the portable dot drivers against Q8_0 and Q8_1 activations.
+/// </summary>
+internal static class LegacyBlocks
+{
+    /// <summary>Values per block.</summary>
+    public const int QK = 32;
+
+    private const int Q8_0Bytes = 34, Q8_1Bytes = 36;
+
+    /// <summary>The element of largest magnitude, with its sign (the first one on ties; 0 for an all-zero block).</summary>
+    public static float SignedAbsMax(ReadOnlySpan<float> x)
+    {
+        float amax = 0, max = 0;
+        for (int j = 0; j < x.Length; j++)
+        {
+            if (amax < MathF.Abs(x[j])) { amax = MathF.Abs(x[j]); max = x[j]; }
+        }
+        return max;
+    }
+
+    /// <summary>The smallest and largest element.</summary>
+    public static void MinMax(ReadOnlySpan<float> x, out float min, out float max)
+    {
+        min = float.MaxValue;
+        max = -float.MaxValue;
+        for (int j = 0; j < x.Length; j++)
+        {
+            if (x[j] < min) min = x[j];
+            if (x[j] > max) max = x[j];
+        }
+    }
+
+    /// <summary>q[j] = nibble j − <paramref name="offset"/> for the 16 bytes of nibbles <paramref name="qs"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void UnpackNibbles(ReadOnlySpan<byte> qs, int offset, Span<sbyte> q)
+    {
+        for (int j = 0; j < QK / 2; j++)
+        {
+            q[j] = (sbyte)((qs[j] & 0x0F) - offset);
+            q[j + QK / 2] = (sbyte)((qs[j] >> 4) - offset);
+        }
+    }
+
+    /// <summary>
+    /// q[j] = (nibble j | fifth bit j &lt;&lt; 4) − <paramref name="offset"/> for the u32 of fifth bits at <paramref name="qh"/> and the
+    /// 16 bytes of nibbles <paramref name="qs"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void UnpackFiveBits(ReadOnlySpan<byte> qh, ReadOnlySpan<byte> qs, int offset, Span<sbyte> q)
+    {
+        uint h = Unsafe.ReadUnaligned<uint>(ref MemoryMarshal.GetReference(qh));
+        for (int j = 0; j < QK / 2; j++)
+        {
+            q[j] = (sbyte)(((qs[j] & 0x0F) | (int)(((h >> j) & 1) << 4)) - offset);
+            q[j + QK / 2] = (sbyte)(((qs[j] >> 4) | (int)(((h >> (j + 16)) & 1) << 4)) - offset);
+        }
+    }
+
+    /// <summary>
+    /// Stores the 5-bit values <paramref name="q0"/> (element j) and <paramref name="q1"/> (element j + 16): their low nibbles in
+    /// <paramref name="qs"/>[j], their fifth bits in bits j and j + 16 of <paramref name="qh"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PackFiveBits(int j, int q0, int q1, Span<byte> qs, ref uint qh)
+    {
+        qs[j] = (byte)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
+        qh |= (uint)((q0 & 0x10) >> 4) << j;
+        qh |= (uint)((q1 & 0x10) >> 4) << (j + QK / 2);
+    }
+
+    /// <summary>Σ_blocks d_w·d_a·Σ q_w·q_a of <typeparamref name="TBlock"/> weights (f16 d first) with Q8_0 activations.</summary>
+    public static float DotQ8_0Portable<TBlock>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+        where TBlock : struct, ILegacyBlock
+    {
+        Span<sbyte> q = stackalloc sbyte[QK];
+        float sum = 0;
+        for (int b = 0; b < n / QK; b++)
+        {
+            var w = weights.Slice(b * TBlock.BlockBytes, TBlock.BlockBytes);
+            var a = activations.Slice(b * Q8_0Bytes, Q8_0Bytes);
+            TBlock.Unpack(w, q);
+            int isum = Int8Dot.Dot(q, MemoryMarshal.Cast<byte, sbyte>(a.Slice(2, QK)));
+            sum += isum * (Fp16.Read(w) * Fp16.Read(a));
+        }
+        return sum;
+    }
+
+    /// <summary>
+    /// Σ_blocks d_w·d_a·Σ q_w·q_a + m_w·s_a of <typeparamref name="TBlock"/> weights (f16 d, f16 m first) with Q8_1 activations.
+    /// </summary>
+    public static float DotQ8_1Portable<TBlock>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+        where TBlock : struct, ILegacyBlock
+    {
+        Span<sbyte> q = stackalloc sbyte[QK];
+        float sum = 0;
+        for (int b = 0; b < n / QK; b++)
+        {
+            var w = weights.Slice(b * TBlock.BlockBytes, TBlock.BlockBytes);
+            var a = activations.Slice(b * Q8_1Bytes, Q8_1Bytes);
+            TBlock.Unpack(w, q);
+            int isum = Int8Dot.Dot(q, MemoryMarshal.Cast<byte, sbyte>(a.Slice(4, QK)));
+            sum += isum * (Fp16.Read(w) * Fp16.Read(a)) + Fp16.Read(w[2..]) * Fp16.Read(a[2..]);
+        }
+        return sum;
+    }
+
+}
