@@ -14,9 +14,9 @@ internal interface ILegacyBlock
 }
 
 /// <summary>
-/// What the legacy 32-weight formats (Q4_0, Q4_1, Q5_0, Q5_1) share: the block statistics their quantizers start from, the
+/// What the legacy 32-weight formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1) share: the block statistics their quantizers start from, the
 /// packing of 4-bit values (byte j holds element j in its low nibble and element j + 16 in its high one) and of fifth bits
-/// (bit j of a u32 qh is the fifth bit of element j), and the portable dot drivers against Q8_0 and Q8_1 activations.
+/// (bit j of a u32 qh is the fifth bit of element j), the portable dot drivers against Q8_0 and Q8_1 activations, and the Q8_0/Q8_1 block quantizer.
 /// </summary>
 internal static class LegacyBlocks
 {
@@ -122,4 +122,51 @@ internal static class LegacyBlocks
         return sum;
     }
 
+    /// <summary>Dequantizes Q8_0/Q8_1 blocks (f16 d first, the 32 int8 q at <paramref name="qsOffset"/>): x = d·q.</summary>
+    public static void DequantizeQ8(ReadOnlySpan<byte> src, Span<float> dst, int blockBytes, int qsOffset)
+    {
+        for (int b = 0; b < dst.Length / QK; b++)
+        {
+            var block = src.Slice(b * blockBytes, blockBytes);
+            float d = Fp16.Read(block);
+            var q = MemoryMarshal.Cast<byte, sbyte>(block[qsOffset..]);
+            var y = dst.Slice(b * QK, QK);
+            for (int j = 0; j < QK; j++) y[j] = q[j] * d;
+        }
+    }
+
+    /// <summary>
+    /// Q8_0/Q8_1's block quantizer (ggml's <c>quantize_row_q8_0_ref</c>): d = max|x| / 127, q = round(x·(1/d)) with halves away
+    /// from zero (C <c>roundf</c>). Writes q to <paramref name="qs"/>, returns d and, in <paramref name="sum"/>, Σq.
+    /// </summary>
+    public static float QuantizeQ8(ReadOnlySpan<float> x, Span<byte> qs, out int sum)
+    {
+        float amax = 0;
+        for (int j = 0; j < QK; j++) amax = Math.Max(amax, MathF.Abs(x[j]));
+        float d = amax / 127;
+        float id = d != 0 ? 1.0f / d : 0.0f;
+        sum = 0;
+        for (int j = 0; j < QK; j++)
+        {
+            var q = (sbyte)MathF.Round(x[j] * id, MidpointRounding.AwayFromZero);
+            qs[j] = (byte)q;
+            sum += q;
+        }
+        return d;
+    }
+
+    /// <summary>Σ_blocks d₁·d₂·Σ q₁·q₂ of two Q8_0 or Q8_1 rows (f16 d first, the 32 int8 q at <paramref name="qsOffset"/>).</summary>
+    public static float DotQ8Portable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n, int blockBytes, int qsOffset)
+    {
+        float sum = 0;
+        for (int b = 0; b < n / QK; b++)
+        {
+            var w = weights.Slice(b * blockBytes, blockBytes);
+            var a = activations.Slice(b * blockBytes, blockBytes);
+            int isum = Int8Dot.Dot(ref Unsafe.As<byte, sbyte>(ref MemoryMarshal.GetReference(w[qsOffset..])),
+                                   ref Unsafe.As<byte, sbyte>(ref MemoryMarshal.GetReference(a[qsOffset..])), QK);
+            sum += isum * (Fp16.Read(w) * Fp16.Read(a));
+        }
+        return sum;
+    }
 }
