@@ -221,18 +221,9 @@ public sealed class BpeTokenizer : ModelTokenizer
 
             while (queue.TryDequeue(out var bigram, out _))
             {
-                ref Symbol left = ref symbols[bigram.Left];
-                ref Symbol right = ref symbols[bigram.Right];
-                // Stale entry: one side has been merged into something else since it was queued.
-                if (left.Length == 0 || right.Length == 0 || left.Length + right.Length != bigram.Length) continue;
-
-                left.Length += right.Length;
-                right.Length = 0;
-                left.Next = right.Next;
-                if (right.Next >= 0) symbols[right.Next].Prev = bigram.Left;
-
-                TryAddBigram(word, symbols, left.Prev, bigram.Left, keyBuffer, queue);
-                TryAddBigram(word, symbols, bigram.Left, left.Next, keyBuffer, queue);
+                if (!MergeSymbols.TryMerge(symbols, bigram.Left, bigram.Right, bigram.Length)) continue;
+                TryAddBigram(word, symbols, symbols[bigram.Left].Prev, bigram.Left, keyBuffer, queue);
+                TryAddBigram(word, symbols, bigram.Left, symbols[bigram.Left].Next, keyBuffer, queue);
             }
 
             for (int i = 0; i != -1; i = symbols[i].Next)
@@ -324,14 +315,6 @@ public sealed class BpeTokenizer : ModelTokenizer
         }
         offsets[texts.Length] = bytes.Count;
         return (bytes.ToArray(), offsets);
-    }
-
-    private struct Symbol(int start, int length, int prev, int next)
-    {
-        public int Start = start;
-        public int Length = length;
-        public int Prev = prev;
-        public int Next = next;
     }
 
     private readonly record struct Bigram(int Left, int Right, int Length, int Rank);
