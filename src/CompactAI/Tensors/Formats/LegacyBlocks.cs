@@ -14,7 +14,7 @@ internal interface ILegacyBlock
 }
 
 /// <summary>
-/// What the legacy 32-weight formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1) share: the block statistics their quantizers start from, the
+/// What the legacy 32-weight formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1) share: the
 /// packing of 4-bit values (byte j holds element j in its low nibble and element j + 16 in its high one) and of fifth bits
 /// (bit j of a u32 qh is the fifth bit of element j), the portable dot drivers against Q8_0 and Q8_1 activations, and the Q8_0/Q8_1 block quantizer.
 /// </summary>
@@ -24,29 +24,6 @@ internal static class LegacyBlocks
     public const int QK = 32;
 
     private const int Q8_0Bytes = 34, Q8_1Bytes = 36;
-
-    /// <summary>The element of largest magnitude, with its sign (the first one on ties; 0 for an all-zero block).</summary>
-    public static float SignedAbsMax(ReadOnlySpan<float> x)
-    {
-        float amax = 0, max = 0;
-        for (int j = 0; j < x.Length; j++)
-        {
-            if (amax < MathF.Abs(x[j])) { amax = MathF.Abs(x[j]); max = x[j]; }
-        }
-        return max;
-    }
-
-    /// <summary>The smallest and largest element.</summary>
-    public static void MinMax(ReadOnlySpan<float> x, out float min, out float max)
-    {
-        min = float.MaxValue;
-        max = -float.MaxValue;
-        for (int j = 0; j < x.Length; j++)
-        {
-            if (x[j] < min) min = x[j];
-            if (x[j] > max) max = x[j];
-        }
-    }
 
     /// <summary>q[j] = nibble j − <paramref name="offset"/> for the 16 bytes of nibbles <paramref name="qs"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

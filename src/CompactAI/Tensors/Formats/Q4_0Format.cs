@@ -41,7 +41,7 @@ internal sealed unsafe class Q4_0Format() : TensorFormat(GgmlType.Q4_0)
         {
             var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            float max = LegacyBlocks.SignedAbsMax(x);
+            float max = BlockStats.SignedAbsMax(x);
             float d = max / -8;
             float id = d != 0 ? 1.0f / d : 0.0f;
             Fp16.Write(block, d);

@@ -40,7 +40,7 @@ internal sealed unsafe class Q4_1Format() : TensorFormat(GgmlType.Q4_1)
         {
             var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            LegacyBlocks.MinMax(x, out float min, out float max);
+            BlockStats.MinMax(x, out float min, out float max);
             float d = (max - min) / 15;
             float id = d != 0 ? 1.0f / d : 0.0f;
             Fp16.Write(block, d);

@@ -43,7 +43,7 @@ internal sealed unsafe class Q5_0Format() : TensorFormat(GgmlType.Q5_0)
         {
             var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            float max = LegacyBlocks.SignedAbsMax(x);
+            float max = BlockStats.SignedAbsMax(x);
             float d = max / -16;
             float id = d != 0 ? 1.0f / d : 0.0f;
             Fp16.Write(block, d);

@@ -42,7 +42,7 @@ internal sealed unsafe class Q5_1Format() : TensorFormat(GgmlType.Q5_1)
         {
             var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            LegacyBlocks.MinMax(x, out float min, out float max);
+            BlockStats.MinMax(x, out float min, out float max);
             float d = (max - min) / 31;
             float id = d != 0 ? 1.0f / d : 0.0f;
             Fp16.Write(block, d);
