@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 
 namespace CompactAI.Tensors.Formats;
 
@@ -129,6 +130,17 @@ internal static class LegacyBlocks
             qs[j] = (byte)q;
             sum += q;
         }
+        return d;
+    }
+
+    /// <summary>The AVX2 form of <see cref="QuantizeQ8(ReadOnlySpan{float}, Span{byte}, out int)"/> for the 32 floats at <paramref name="x"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe float QuantizeQ8(float* x, byte* qs, out int sum)
+    {
+        float d = Int8Dot.MaxAbs32(x) / 127;
+        float id = d != 0 ? 1.0f / d : 0.0f;
+        Avx.Store((sbyte*)qs, Int8Dot.Quantize32(x, id, awayFromZero: true, out int s0, out int s1));
+        sum = s0 + s1;
         return d;
     }
 

@@ -36,10 +36,7 @@ internal sealed unsafe class Q8_0Format() : TensorFormat(GgmlType.Q8_0)
             {
                 float* x = px + b * QK;
                 byte* block = py + b * Bytes;
-                float d = Int8Dot.MaxAbs32(x) / 127;
-                float id = d != 0 ? 1.0f / d : 0.0f;
-                *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)d);
-                Avx.Store((sbyte*)block + 2, Int8Dot.Quantize32(x, id, awayFromZero: true, out _, out _));
+                *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)LegacyBlocks.QuantizeQ8(x, block + 2, out _));
             }
         }
     }

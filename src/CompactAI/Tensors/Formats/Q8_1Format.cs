@@ -35,11 +35,9 @@ internal sealed unsafe class Q8_1Format() : TensorFormat(GgmlType.Q8_1)
             {
                 float* x = px + b * QK;
                 byte* block = py + b * Bytes;
-                float d = Int8Dot.MaxAbs32(x) / 127;
-                float id = d != 0 ? 1.0f / d : 0.0f;
+                float d = LegacyBlocks.QuantizeQ8(x, block + 4, out int sum);
                 *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)d);
-                Avx.Store((sbyte*)block + 4, Int8Dot.Quantize32(x, id, awayFromZero: true, out int s0, out int s1));
-                *(ushort*)(block + 2) = BitConverter.HalfToUInt16Bits((Half)((s0 + s1) * d));
+                *(ushort*)(block + 2) = BitConverter.HalfToUInt16Bits((Half)(sum * d));
             }
         }
     }
