@@ -23,25 +23,7 @@ internal sealed unsafe class Q4_KFormat() : TensorFormat(GgmlType.Q4_K)
 
     public override bool CanQuantize => true;
 
-    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        for (int b = 0; b < dst.Length / QK; b++)
-        {
-            var block = src.Slice(b * Bytes, Bytes);
-            float d = Fp16.Read(block), dmin = Fp16.Read(block[2..]);
-            var scales = block.Slice(4, 12);
-            var q = block.Slice(16, 128);
-            var y = dst.Slice(b * QK, QK);
-            for (int c = 0; c < 4; c++)
-            {
-                KQuantMath.GetScaleMinK4(2 * c, scales, out int sc1, out int m1);
-                KQuantMath.GetScaleMinK4(2 * c + 1, scales, out int sc2, out int m2);
-                float d1 = d * sc1, mm1 = dmin * m1, d2 = d * sc2, mm2 = dmin * m2;
-                for (int l = 0; l < 32; l++) y[64 * c + l] = d1 * (q[32 * c + l] & 0xF) - mm1;
-                for (int l = 0; l < 32; l++) y[64 * c + 32 + l] = d2 * (q[32 * c + l] >> 4) - mm2;
-            }
-        }
-    }
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) => ScaleMinK4.Dequantize<Quants>(src, dst);
 
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
@@ -66,6 +48,18 @@ internal sealed unsafe class Q4_KFormat() : TensorFormat(GgmlType.Q4_K)
     {
         public static int BlockBytes => Bytes;
 
+        public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q)
+        {
+            for (int c = 0; c < 4; c++)
+            {
+                for (int l = 0; l < 32; l++)
+                {
+                    q[64 * c + l] = (sbyte)(block[16 + 32 * c + l] & 0xF);
+                    q[64 * c + 32 + l] = (sbyte)(block[16 + 32 * c + l] >> 4);
+                }
+            }
+        }
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void LoadChunk(byte* block, int c, out Vector256<byte> first, out Vector256<byte> second)
         {
@@ -77,23 +71,6 @@ internal sealed unsafe class Q4_KFormat() : TensorFormat(GgmlType.Q4_K)
     }
 
     /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
-    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        Span<sbyte> q = stackalloc sbyte[QK];
-        float sum = 0;
-        for (int b = 0; b < n / QK; b++)
-        {
-            var w = weights.Slice(b * Bytes, Bytes);
-            for (int c = 0; c < 4; c++)
-            {
-                for (int l = 0; l < 32; l++)
-                {
-                    q[64 * c + l] = (sbyte)(w[16 + 32 * c + l] & 0xF);
-                    q[64 * c + 32 + l] = (sbyte)(w[16 + 32 * c + l] >> 4);
-                }
-            }
-            sum += ScaleMinK4.DotBlockPortable(w, q, activations.Slice(b * ActBytes, ActBytes));
-        }
-        return sum;
-    }
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        ScaleMinK4.DotPortable<Quants>(weights, activations, n);
 }

@@ -21,23 +21,7 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
 
     public override bool CanQuantize => true;
 
-    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        Span<sbyte> q = stackalloc sbyte[QK];
-        for (int b = 0; b < dst.Length / QK; b++)
-        {
-            var block = src.Slice(b * Bytes, Bytes);
-            float d = Fp16.Read(block), dmin = Fp16.Read(block[2..]);
-            Unpack(block, q);
-            var y = dst.Slice(b * QK, QK);
-            for (int j = 0; j < 8; j++)
-            {
-                KQuantMath.GetScaleMinK4(j, block.Slice(4, 12), out int sc, out int m);
-                float dl = d * sc, ml = dmin * m;
-                for (int l = 0; l < 32; l++) y[32 * j + l] = dl * q[32 * j + l] - ml;
-            }
-        }
-    }
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) => ScaleMinK4.Dequantize<Quants>(src, dst);
 
     /// <summary>The 256 unsigned 5-bit values of one block.</summary>
     private static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q)
@@ -85,6 +69,8 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
     {
         public static int BlockBytes => Bytes;
 
+        public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q) => Q5_KFormat.Unpack(block, q);
+
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static void LoadChunk(byte* block, int c, out Vector256<byte> first, out Vector256<byte> second)
         {
@@ -101,16 +87,6 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
     }
 
     /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
-    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        Span<sbyte> q = stackalloc sbyte[QK];
-        float sum = 0;
-        for (int b = 0; b < n / QK; b++)
-        {
-            var w = weights.Slice(b * Bytes, Bytes);
-            Unpack(w, q);
-            sum += ScaleMinK4.DotBlockPortable(w, q, activations.Slice(b * ActBytes, ActBytes));
-        }
-        return sum;
-    }
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        ScaleMinK4.DotPortable<Quants>(weights, activations, n);
 }

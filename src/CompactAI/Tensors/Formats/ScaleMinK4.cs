@@ -6,13 +6,16 @@ using System.Runtime.Intrinsics.X86;
 namespace CompactAI.Tensors.Formats;
 
 /// <summary>
-/// The unsigned values of one Q4_K/Q5_K super-block as the AVX2 driver <see cref="ScaleMinK4.Dot{TQuants}"/> reads them.
+/// The unsigned values of one Q4_K/Q5_K super-block as the drivers of <see cref="ScaleMinK4"/> read them.
 /// Implemented by small structs, so the call is specialised and inlined (no virtual dispatch).
 /// </summary>
 internal unsafe interface IScaleMinK4Quants
 {
     /// <summary>Bytes per super-block.</summary>
     static abstract int BlockBytes { get; }
+
+    /// <summary>The 256 unsigned values q of <paramref name="block"/> (the portable path).</summary>
+    static abstract void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q);
 
     /// <summary>
     /// The values of 64-weight chunk <paramref name="c"/> (0..3) of the block at <paramref name="block"/>: weights 64c..64c+31 in
@@ -156,23 +159,50 @@ internal static unsafe class ScaleMinK4
         }
     }
 
-    /// <summary>
-    /// The portable dot product of one block <paramref name="w"/> (its 256 values already unpacked to <paramref name="q"/>) with
-    /// one Q8_K activation block <paramref name="a"/>.
-    /// </summary>
-    public static float DotBlockPortable(ReadOnlySpan<byte> w, ReadOnlySpan<sbyte> q, ReadOnlySpan<byte> a)
+    /// <summary>w = d·sc·q − dmin·m for <typeparamref name="TQuants"/> blocks.</summary>
+    public static void Dequantize<TQuants>(ReadOnlySpan<byte> src, Span<float> dst)
+        where TQuants : struct, IScaleMinK4Quants
     {
-        Span<byte> scales = stackalloc byte[8], mins = stackalloc byte[8];
-        UnpackScales(w.Slice(ScalesOffset, 12), scales, mins);
-        var qa = MemoryMarshal.Cast<byte, sbyte>(a.Slice(Q8_KFormat.QsOffset, QK));
-        var bsums = MemoryMarshal.Cast<byte, short>(a.Slice(Q8_KFormat.BsumsOffset, 32));
-        int sumi = 0, summ = 0;
-        for (int j = 0; j < 8; j++)
+        Span<sbyte> q = stackalloc sbyte[QK];
+        for (int b = 0; b < dst.Length / QK; b++)
         {
-            sumi += scales[j] * Int8Dot.Dot(q.Slice(32 * j, 32), qa.Slice(32 * j, 32));
-            summ += mins[j] * (bsums[2 * j] + bsums[2 * j + 1]);
+            var block = src.Slice(b * TQuants.BlockBytes, TQuants.BlockBytes);
+            float d = Fp16.Read(block), dmin = Fp16.Read(block[2..]);
+            TQuants.Unpack(block, q);
+            var y = dst.Slice(b * QK, QK);
+            for (int j = 0; j < 8; j++)
+            {
+                KQuantMath.GetScaleMinK4(j, block.Slice(ScalesOffset, 12), out int sc, out int m);
+                float dl = d * sc, ml = dmin * m;
+                for (int l = 0; l < 32; l++) y[32 * j + l] = dl * q[32 * j + l] - ml;
+            }
         }
-        float da = BitConverter.ToSingle(a);
-        return Fp16.Read(w) * da * sumi - Fp16.Read(w[2..]) * da * summ;
+    }
+
+    /// <summary>The portable dot product of <paramref name="n"/> weights in <typeparamref name="TQuants"/> blocks with Q8_K activations.</summary>
+    public static float DotPortable<TQuants>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+        where TQuants : struct, IScaleMinK4Quants
+    {
+        Span<sbyte> q = stackalloc sbyte[QK];
+        Span<byte> scales = stackalloc byte[8], mins = stackalloc byte[8];
+        float sum = 0;
+        for (int b = 0; b < n / QK; b++)
+        {
+            var w = weights.Slice(b * TQuants.BlockBytes, TQuants.BlockBytes);
+            var a = activations.Slice(b * ActBytes, ActBytes);
+            UnpackScales(w.Slice(ScalesOffset, 12), scales, mins);
+            TQuants.Unpack(w, q);
+            var qa = MemoryMarshal.Cast<byte, sbyte>(a.Slice(Q8_KFormat.QsOffset, QK));
+            var bsums = MemoryMarshal.Cast<byte, short>(a.Slice(Q8_KFormat.BsumsOffset, 32));
+            int sumi = 0, summ = 0;
+            for (int j = 0; j < 8; j++)
+            {
+                sumi += scales[j] * Int8Dot.Dot(q.Slice(32 * j, 32), qa.Slice(32 * j, 32));
+                summ += mins[j] * (bsums[2 * j] + bsums[2 * j + 1]);
+            }
+            float da = BitConverter.ToSingle(a);
+            sum += Fp16.Read(w) * da * sumi - Fp16.Read(w[2..]) * da * summ;
+        }
+        return sum;
     }
 }
