@@ -1,10 +1,11 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
 namespace CompactAI.Tensors.Formats;
 
-/// <summary>A legacy 32-weight block format as the portable dot drivers of <see cref="LegacyBlocks"/> read it.</summary>
+/// <summary>A legacy 32-weight block format as the drivers of <see cref="LegacyBlocks"/> read it.</summary>
 internal interface ILegacyBlock
 {
     /// <summary>Bytes per block.</summary>
@@ -12,6 +13,13 @@ internal interface ILegacyBlock
 
     /// <summary>The 32 integer values q of <paramref name="block"/> (the format's offset already subtracted).</summary>
     static abstract void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q);
+}
+
+/// <summary>A legacy block format with unsigned values q and an offset m (Q4_1, Q5_1), as the AVX2 driver reads it.</summary>
+internal unsafe interface IUnsignedLegacyBlock : ILegacyBlock
+{
+    /// <summary>The 32 values q of the block at <paramref name="block"/>, one unsigned byte each.</summary>
+    static abstract Vector256<byte> Load(byte* block);
 }
 
 /// <summary>
@@ -62,6 +70,36 @@ internal static class LegacyBlocks
         qs[j] = (byte)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
         qh |= (uint)((q0 & 0x10) >> 4) << j;
         qh |= (uint)((q1 & 0x10) >> 4) << (j + QK / 2);
+    }
+
+    /// <summary>w = d·q for <typeparamref name="TBlock"/> blocks (f16 d first).</summary>
+    public static void Dequantize<TBlock>(ReadOnlySpan<byte> src, Span<float> dst)
+        where TBlock : struct, ILegacyBlock
+    {
+        Span<sbyte> q = stackalloc sbyte[QK];
+        for (int b = 0; b < dst.Length / QK; b++)
+        {
+            var block = src.Slice(b * TBlock.BlockBytes, TBlock.BlockBytes);
+            float d = Fp16.Read(block);
+            TBlock.Unpack(block, q);
+            var y = dst.Slice(b * QK, QK);
+            for (int j = 0; j < QK; j++) y[j] = q[j] * d;
+        }
+    }
+
+    /// <summary>w = d·q + m for <typeparamref name="TBlock"/> blocks (f16 d, f16 m first).</summary>
+    public static void DequantizeWithMin<TBlock>(ReadOnlySpan<byte> src, Span<float> dst)
+        where TBlock : struct, ILegacyBlock
+    {
+        Span<sbyte> q = stackalloc sbyte[QK];
+        for (int b = 0; b < dst.Length / QK; b++)
+        {
+            var block = src.Slice(b * TBlock.BlockBytes, TBlock.BlockBytes);
+            float d = Fp16.Read(block), m = Fp16.Read(block[2..]);
+            TBlock.Unpack(block, q);
+            var y = dst.Slice(b * QK, QK);
+            for (int j = 0; j < QK; j++) y[j] = q[j] * d + m;
+        }
     }
 
     /// <summary>Σ_blocks d_w·d_a·Σ q_w·q_a of <typeparamref name="TBlock"/> weights (f16 d first) with Q8_0 activations.</summary>
@@ -131,6 +169,26 @@ internal static class LegacyBlocks
             sum += q;
         }
         return d;
+    }
+
+    /// <summary>The AVX2 form of <see cref="DotQ8_1Portable{TBlock}"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe float DotQ8_1<TBlock>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+        where TBlock : struct, IUnsignedLegacyBlock
+    {
+        fixed (byte* pw0 = weights, pa0 = activations)
+        {
+            var acc = Vector256<float>.Zero;
+            float offsets = 0;
+            for (int b = 0; b < n / QK; b++)
+            {
+                byte* pw = pw0 + b * TBlock.BlockBytes, pa = pa0 + b * Q8_1Bytes;
+                var s = Int8Dot.MulSumUnsigned(TBlock.Load(pw), Avx.LoadVector256((sbyte*)pa + 4));
+                acc = Int8Dot.MulAdd(s, Fp16.Read(pw) * Fp16.Read(pa), acc);
+                offsets += Fp16.Read(pw + 2) * Fp16.Read(pa + 2);
+            }
+            return Int8Dot.Sum(acc) + offsets;
+        }
     }
 
     /// <summary>The AVX2 form of <see cref="QuantizeQ8(ReadOnlySpan{float}, Span{byte}, out int)"/> for the 32 floats at <paramref name="x"/>.</summary>

@@ -20,20 +20,7 @@ internal sealed unsafe class Q4_0Format() : TensorFormat(GgmlType.Q4_0)
 
     public override bool CanQuantize => true;
 
-    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        for (int b = 0; b < dst.Length / QK; b++)
-        {
-            var block = src.Slice(b * Bytes, Bytes);
-            float d = Fp16.Read(block);
-            var y = dst.Slice(b * QK, QK);
-            for (int j = 0; j < QK / 2; j++)
-            {
-                y[j] = ((block[2 + j] & 0x0F) - 8) * d;
-                y[j + QK / 2] = ((block[2 + j] >> 4) - 8) * d;
-            }
-        }
-    }
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) => LegacyBlocks.Dequantize<Block>(src, dst);
 
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {

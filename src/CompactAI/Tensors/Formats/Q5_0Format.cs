@@ -21,18 +21,7 @@ internal sealed unsafe class Q5_0Format() : TensorFormat(GgmlType.Q5_0)
 
     public override bool CanQuantize => true;
 
-    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        Span<sbyte> q = stackalloc sbyte[QK];
-        for (int b = 0; b < dst.Length / QK; b++)
-        {
-            var block = src.Slice(b * Bytes, Bytes);
-            float d = Fp16.Read(block);
-            Unpack(block, q);
-            var y = dst.Slice(b * QK, QK);
-            for (int j = 0; j < QK; j++) y[j] = q[j] * d;
-        }
-    }
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) => LegacyBlocks.Dequantize<Block>(src, dst);
 
     /// <summary>The signed values q − 16 of one block.</summary>
     private static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q) => LegacyBlocks.UnpackFiveBits(block[2..], block[6..], 16, q);
