@@ -15,13 +15,6 @@ internal interface ILegacyBlock
     static abstract void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q);
 }
 
-/// <summary>A legacy block format with unsigned values q and an offset m (Q4_1, Q5_1), as the AVX2 driver reads it.</summary>
-internal unsafe interface IUnsignedLegacyBlock : ILegacyBlock
-{
-    /// <summary>The 32 values q of the block at <paramref name="block"/>, one unsigned byte each.</summary>
-    static abstract Vector256<byte> Load(byte* block);
-}
-
 /// <summary>
 /// What the legacy 32-weight formats (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1) share: the
 /// packing of 4-bit values (byte j holds element j in its low nibble and element j + 16 in its high one) and of fifth bits
@@ -169,26 +162,6 @@ internal static class LegacyBlocks
             sum += q;
         }
         return d;
-    }
-
-    /// <summary>The AVX2 form of <see cref="DotQ8_1Portable{TBlock}"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe float DotQ8_1<TBlock>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-        where TBlock : struct, IUnsignedLegacyBlock
-    {
-        fixed (byte* pw0 = weights, pa0 = activations)
-        {
-            var acc = Vector256<float>.Zero;
-            float offsets = 0;
-            for (int b = 0; b < n / QK; b++)
-            {
-                byte* pw = pw0 + b * TBlock.BlockBytes, pa = pa0 + b * Q8_1Bytes;
-                var s = Int8Dot.MulSumUnsigned(TBlock.Load(pw), Avx.LoadVector256((sbyte*)pa + 4));
-                acc = Int8Dot.MulAdd(s, Fp16.Read(pw) * Fp16.Read(pa), acc);
-                offsets += Fp16.Read(pw + 2) * Fp16.Read(pa + 2);
-            }
-            return Int8Dot.Sum(acc) + offsets;
-        }
     }
 
     /// <summary>The AVX2 form of <see cref="QuantizeQ8(ReadOnlySpan{float}, Span{byte}, out int)"/> for the 32 floats at <paramref name="x"/>.</summary>

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -14,7 +13,7 @@ namespace CompactAI.Tensors.Formats;
 /// </remarks>
 internal sealed unsafe class Q4_1Format() : TensorFormat(GgmlType.Q4_1)
 {
-    private const int QK = 32, Bytes = 20;
+    private const int QK = 32, Bytes = 20, ActBytes = 36;
 
     public override GgmlType ActivationType => GgmlType.Q8_1;
 
@@ -42,20 +41,32 @@ internal sealed unsafe class Q4_1Format() : TensorFormat(GgmlType.Q4_1)
         }
     }
 
-    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        Int8Dot.IsAvx2 ? LegacyBlocks.DotQ8_1<Block>(weights, activations, n) : DotPortable(weights, activations, n);
+    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        if (!Int8Dot.IsAvx2) return DotPortable(weights, activations, n);
+        fixed (byte* pw0 = weights, pa0 = activations)
+        {
+            var acc = Vector256<float>.Zero;
+            float offsets = 0;
+            for (int b = 0; b < n / QK; b++)
+            {
+                byte* pw = pw0 + b * Bytes, pa = pa0 + b * ActBytes;
+                var s = Int8Dot.MulSumUnsigned(Int8Dot.Nibbles16(pw + 4), Avx.LoadVector256((sbyte*)pa + 4));
+                acc = Int8Dot.MulAdd(s, Fp16.Read(pw) * Fp16.Read(pa), acc);
+                offsets += Fp16.Read(pw + 2) * Fp16.Read(pa + 2);
+            }
+            return Int8Dot.Sum(acc) + offsets;
+        }
+    }
 
     /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
     internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         LegacyBlocks.DotQ8_1Portable<Block>(weights, activations, n);
 
     /// <summary>q from the nibbles at byte 4.</summary>
-    private readonly struct Block : IUnsignedLegacyBlock
+    private readonly struct Block : ILegacyBlock
     {
         public static int BlockBytes => Bytes;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<byte> Load(byte* block) => Int8Dot.Nibbles16(block + 4);
 
         public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q) => LegacyBlocks.UnpackNibbles(block[4..], 0, q);
     }

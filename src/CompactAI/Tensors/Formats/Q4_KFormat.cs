@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -40,10 +39,38 @@ internal sealed unsafe class Q4_KFormat() : TensorFormat(GgmlType.Q4_K)
         }
     }
 
-    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        Int8Dot.IsAvx2 ? ScaleMinK4.Dot<Quants>(weights, activations, n) : DotPortable(weights, activations, n);
+    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        if (!Int8Dot.IsAvx2) return DotPortable(weights, activations, n);
+        fixed (byte* pw0 = weights, pa0 = activations)
+        {
+            var acc = Vector256<float>.Zero;
+            float minSum = 0;
+            var low = Vector256.Create((byte)0x0F);
+            for (int b = 0; b < n / QK; b++)
+            {
+                byte* pw = pw0 + b * Bytes, pa = pa0 + b * ActBytes;
+                float da = *(float*)pa;
+                ScaleMinK4.UnpackScales(pw + 4, out ulong scales, out ulong mins);
+                minSum += Fp16.Read(pw + 2) * da * ScaleMinK4.MinTerm(mins, pa);
+                var sumi = Vector256<int>.Zero;
+                byte* q = pw + 16;
+                sbyte* a = (sbyte*)pa + Q8_KFormat.QsOffset;
+                for (int c = 0; c < 4; c++, q += 32, a += 64, scales >>= 16)
+                {
+                    var bytes = Avx.LoadVector256(q);
+                    var lo = Avx2.And(bytes, low);
+                    var hi = Avx2.And(Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte(), low);
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, lo, Avx.LoadVector256(a), Vector256.Create((short)(byte)scales));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, hi, Avx.LoadVector256(a + 32), Vector256.Create((short)(byte)(scales >> 8)));
+                }
+                acc = Int8Dot.MulAdd(sumi, Fp16.Read(pw) * da, acc);
+            }
+            return Int8Dot.Sum(acc) - minSum;
+        }
+    }
 
-    /// <summary>Chunk c: 32 bytes at 16 + 32c, low nibbles then high nibbles.</summary>
+    /// <summary>q: the low nibbles of the 32 bytes at 16 + 32c (weights 64c..64c+31), then their high nibbles.</summary>
     private readonly struct Quants : IScaleMinK4Quants
     {
         public static int BlockBytes => Bytes;
@@ -60,14 +87,6 @@ internal sealed unsafe class Q4_KFormat() : TensorFormat(GgmlType.Q4_K)
             }
         }
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void LoadChunk(byte* block, int c, out Vector256<byte> first, out Vector256<byte> second)
-        {
-            var low = Vector256.Create((byte)0x0F);
-            var bytes = Avx.LoadVector256(block + 16 + 32 * c);
-            first = Avx2.And(bytes, low);
-            second = Avx2.And(Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte(), low);
-        }
     }
 
     /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>

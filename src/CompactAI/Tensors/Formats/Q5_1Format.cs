@@ -14,7 +14,7 @@ namespace CompactAI.Tensors.Formats;
 /// </remarks>
 internal sealed unsafe class Q5_1Format() : TensorFormat(GgmlType.Q5_1)
 {
-    private const int QK = 32, Bytes = 24;
+    private const int QK = 32, Bytes = 24, ActBytes = 36;
 
     public override GgmlType ActivationType => GgmlType.Q8_1;
 
@@ -47,24 +47,35 @@ internal sealed unsafe class Q5_1Format() : TensorFormat(GgmlType.Q5_1)
         }
     }
 
-    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        Int8Dot.IsAvx2 ? LegacyBlocks.DotQ8_1<Block>(weights, activations, n) : DotPortable(weights, activations, n);
+    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        if (!Int8Dot.IsAvx2) return DotPortable(weights, activations, n);
+        fixed (byte* pw0 = weights, pa0 = activations)
+        {
+            var acc = Vector256<float>.Zero;
+            var bit4 = Vector256.Create((byte)0x10);
+            float offsets = 0;
+            for (int b = 0; b < n / QK; b++)
+            {
+                byte* pw = pw0 + b * Bytes, pa = pa0 + b * ActBytes;
+                var fifth = Avx2.And(Int8Dot.BitsToBytes(Unsafe.ReadUnaligned<uint>(pw + 4)), bit4);
+                var w = Avx2.Or(Int8Dot.Nibbles16(pw + 8), fifth);
+                var s = Int8Dot.MulSumUnsigned(w, Avx.LoadVector256((sbyte*)pa + 4));
+                acc = Int8Dot.MulAdd(s, Fp16.Read(pw) * Fp16.Read(pa), acc);
+                offsets += Fp16.Read(pw + 2) * Fp16.Read(pa + 2);
+            }
+            return Int8Dot.Sum(acc) + offsets;
+        }
+    }
 
     /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
     internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
         LegacyBlocks.DotQ8_1Portable<Block>(weights, activations, n);
 
     /// <summary>q: the nibbles at byte 8, bit 4 from the u32 qh at byte 4.</summary>
-    private readonly struct Block : IUnsignedLegacyBlock
+    private readonly struct Block : ILegacyBlock
     {
         public static int BlockBytes => Bytes;
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector256<byte> Load(byte* block)
-        {
-            var fifth = Avx2.And(Int8Dot.BitsToBytes(Unsafe.ReadUnaligned<uint>(block + 4)), Vector256.Create((byte)0x10));
-            return Avx2.Or(Int8Dot.Nibbles16(block + 8), fifth);
-        }
 
         public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q) => Q5_1Format.Unpack(block, q);
     }

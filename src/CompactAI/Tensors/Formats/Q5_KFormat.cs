@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -61,8 +60,41 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
         }
     }
 
-    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
-        Int8Dot.IsAvx2 ? ScaleMinK4.Dot<Quants>(weights, activations, n) : DotPortable(weights, activations, n);
+    public override float Dot(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    {
+        if (!Int8Dot.IsAvx2) return DotPortable(weights, activations, n);
+        fixed (byte* pw0 = weights, pa0 = activations)
+        {
+            var acc = Vector256<float>.Zero;
+            float minSum = 0;
+            var low = Vector256.Create((byte)0x0F);
+            var bit4 = Vector256.Create((byte)0x10);
+            for (int b = 0; b < n / QK; b++)
+            {
+                byte* pw = pw0 + b * Bytes, pa = pa0 + b * ActBytes;
+                float da = *(float*)pa;
+                ScaleMinK4.UnpackScales(pw + 4, out ulong scales, out ulong mins);
+                minSum += Fp16.Read(pw + 2) * da * ScaleMinK4.MinTerm(mins, pa);
+                var sumi = Vector256<int>.Zero;
+                var hbits = Avx.LoadVector256(pw + 16);
+                byte* q = pw + 48;
+                sbyte* a = (sbyte*)pa + Q8_KFormat.QsOffset;
+                for (int c = 0; c < 4; c++, q += 32, a += 64, scales >>= 16)
+                {
+                    var bytes = Avx.LoadVector256(q);
+                    var m1 = Vector256.Create((byte)(1 << (2 * c)));
+                    var m2 = Vector256.Create((byte)(2 << (2 * c)));
+                    var lo = Avx2.Or(Avx2.And(bytes, low), Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, m1), m1), bit4));
+                    var hi = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte(), low),
+                                     Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, m2), m2), bit4));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, lo, Avx.LoadVector256(a), Vector256.Create((short)(byte)scales));
+                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, hi, Avx.LoadVector256(a + 32), Vector256.Create((short)(byte)(scales >> 8)));
+                }
+                acc = Int8Dot.MulAdd(sumi, Fp16.Read(pw) * da, acc);
+            }
+            return Int8Dot.Sum(acc) - minSum;
+        }
+    }
 
     /// <summary>Chunk c: the nibbles of the 32 bytes at 48 + 32c, bit 4 from bits 2c and 2c + 1 of qh.</summary>
     private readonly struct Quants : IScaleMinK4Quants
@@ -71,19 +103,6 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
 
         public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q) => Q5_KFormat.Unpack(block, q);
 
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void LoadChunk(byte* block, int c, out Vector256<byte> first, out Vector256<byte> second)
-        {
-            var low = Vector256.Create((byte)0x0F);
-            var bit4 = Vector256.Create((byte)0x10);
-            var hbits = Avx.LoadVector256(block + 16);
-            var bytes = Avx.LoadVector256(block + 48 + 32 * c);
-            var m1 = Vector256.Create((byte)(1 << (2 * c)));
-            var m2 = Vector256.Create((byte)(2 << (2 * c)));
-            first = Avx2.Or(Avx2.And(bytes, low), Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, m1), m1), bit4));
-            second = Avx2.Or(Avx2.And(Avx2.ShiftRightLogical(bytes.AsUInt16(), 4).AsByte(), low),
-                             Avx2.And(Avx2.CompareEqual(Avx2.And(hbits, m2), m2), bit4));
-        }
     }
 
     /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>

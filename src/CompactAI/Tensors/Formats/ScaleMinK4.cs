@@ -6,29 +6,23 @@ using System.Runtime.Intrinsics.X86;
 namespace CompactAI.Tensors.Formats;
 
 /// <summary>
-/// The unsigned values of one Q4_K/Q5_K super-block as the drivers of <see cref="ScaleMinK4"/> read them.
+/// The unsigned values of one Q4_K/Q5_K super-block as the portable drivers of <see cref="ScaleMinK4"/> read them.
 /// Implemented by small structs, so the call is specialised and inlined (no virtual dispatch).
 /// </summary>
-internal unsafe interface IScaleMinK4Quants
+internal interface IScaleMinK4Quants
 {
     /// <summary>Bytes per super-block.</summary>
     static abstract int BlockBytes { get; }
 
     /// <summary>The 256 unsigned values q of <paramref name="block"/> (the portable path).</summary>
     static abstract void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q);
-
-    /// <summary>
-    /// The values of 64-weight chunk <paramref name="c"/> (0..3) of the block at <paramref name="block"/>: weights 64c..64c+31 in
-    /// <paramref name="first"/>, 64c+32..64c+63 in <paramref name="second"/>, one unsigned byte each.
-    /// </summary>
-    static abstract void LoadChunk(byte* block, int c, out Vector256<byte> first, out Vector256<byte> second);
 }
 
 /// <summary>
 /// What Q4_K and Q5_K share: a super-block header of f16 d, f16 dmin and eight 6-bit scales sc and mins m packed in 12 bytes
 /// (bytes 0-15), weights w = d·sc·q − dmin·m per 32, the scale search that fills it, and the dot product against Q8_K:
 /// Σ_blocks d_w·d_a·Σ_j sc_j·Σ_{i∈j} q_i·a_i − dmin_w·d_a·Σ_j m_j·(bsum_{2j} + bsum_{2j+1}).
-/// The formats state how q is packed; this class owns the rest.
+/// The formats state how q is packed (and keep their own AVX2 loops); this class owns the rest.
 /// </summary>
 internal static unsafe class ScaleMinK4
 {
@@ -128,35 +122,6 @@ internal static unsafe class ScaleMinK4
         prod = Sse2.Add(prod, Sse2.Shuffle(prod, 0b01_00_11_10));
         prod = Sse2.Add(prod, Sse2.Shuffle(prod, 0b10_11_00_01));
         return prod.ToScalar();
-    }
-
-    /// <summary>The AVX2 dot product of <paramref name="n"/> weights in <typeparamref name="TQuants"/> blocks with Q8_K activations.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float Dot<TQuants>(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-        where TQuants : struct, IScaleMinK4Quants
-    {
-        fixed (byte* pw0 = weights, pa0 = activations)
-        {
-            var acc = Vector256<float>.Zero;
-            float minSum = 0;
-            for (int b = 0; b < n / QK; b++)
-            {
-                byte* pw = pw0 + b * TQuants.BlockBytes, pa = pa0 + b * ActBytes;
-                float da = *(float*)pa;
-                UnpackScales(pw + ScalesOffset, out ulong scales, out ulong mins);
-                minSum += Fp16.Read(pw + 2) * da * MinTerm(mins, pa);
-                var sumi = Vector256<int>.Zero;
-                sbyte* a = (sbyte*)pa + Q8_KFormat.QsOffset;
-                for (int c = 0; c < 4; c++, a += 64, scales >>= 16)
-                {
-                    TQuants.LoadChunk(pw, c, out var lo, out var hi);
-                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, lo, Avx.LoadVector256(a), Vector256.Create((short)(byte)scales));
-                    sumi = Int8Dot.MulSumUnsignedScaled(sumi, hi, Avx.LoadVector256(a + 32), Vector256.Create((short)(byte)(scales >> 8)));
-                }
-                acc = Int8Dot.MulAdd(sumi, Fp16.Read(pw) * da, acc);
-            }
-            return Int8Dot.Sum(acc) - minSum;
-        }
     }
 
     /// <summary>w = d·sc·q − dmin·m for <typeparamref name="TQuants"/> blocks.</summary>
