@@ -44,31 +44,22 @@ public sealed class BpeTokenizer : ModelTokenizer
     /// <summary>Character → byte, for characters below U+0144; -1 where there is none.</summary>
     private static readonly short[] CharToByte = BuildCharToByte();
 
-    private readonly string[] _texts;
-    private readonly TokenType[] _types;
-    private readonly bool[] _endOfGeneration;
-    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    private readonly TokenTable _table;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _ranks;
     private readonly int[] _asciiTokens;
-    private readonly byte[] _pieceBytes;
-    private readonly int[] _pieceOffsets;
-    private readonly SpecialTokenSplitter _splitter;
     private readonly BpePreTokenizer _pre;
 
     private BpeTokenizer(string[] texts, TokenType[] types, string[] merges, BpePreTokenizer pre,
         int bos, int eos, int eot, int eom, bool addBos, bool addEos)
     {
-        _texts = texts;
-        _types = types;
         _pre = pre;
         BosToken = bos;
         EosToken = eos;
         AddBos = addBos;
         AddEos = addEos;
 
-        var ids = VocabularyReader.BuildIds(texts);
-        _lookup = ids.GetAlternateLookup<ReadOnlySpan<char>>();
-        _endOfGeneration = VocabularyReader.MarkEndOfGeneration(ids, _types, [eos, eot, eom]);
+        _table = new TokenTable(texts, types, [eos, eot, eom], BuildPieces);
+        var ids = _table.Ids;
 
         // "left right" → rank; the first occurrence wins, as llama.cpp's bpe_ranks.emplace.
         var ranks = new Dictionary<string, int>(merges.Length, StringComparer.Ordinal);
@@ -81,9 +72,6 @@ public sealed class BpeTokenizer : ModelTokenizer
         _asciiTokens = new int[128];
         for (int c = 0; c < 128; c++)
             _asciiTokens[c] = ids.TryGetValue(((char)c).ToString(), out int id) ? id : -1;
-
-        (_pieceBytes, _pieceOffsets) = BuildPieces(texts, types);
-        _splitter = new SpecialTokenSplitter(texts, _types);
     }
 
     /// <summary>The <c>tokenizer.ggml.pre</c> values this tokenizer supports.</summary>
@@ -93,7 +81,7 @@ public sealed class BpeTokenizer : ModelTokenizer
     public string PreTokenizer => _pre.Name;
 
     /// <inheritdoc />
-    public override int VocabularySize => _texts.Length;
+    public override int VocabularySize => _table.Count;
 
     /// <summary>Builds the tokenizer from the <c>tokenizer.ggml.*</c> metadata of a GGUF file.</summary>
     /// <param name="file">The GGUF file (a full model or a vocabulary-only file).</param>
@@ -135,13 +123,13 @@ public sealed class BpeTokenizer : ModelTokenizer
     }
 
     /// <inheritdoc />
-    public override TokenType GetTokenType(int id) => _types[CheckId(id)];
+    public override TokenType GetTokenType(int id) => _table.GetTokenType(id);
 
     /// <inheritdoc />
-    public override string GetTokenText(int id) => _texts[CheckId(id)];
+    public override string GetTokenText(int id) => _table.GetTokenText(id);
 
     /// <inheritdoc />
-    public override bool IsEndOfGeneration(int id) => (uint)id < (uint)_texts.Length && _endOfGeneration[id];
+    public override bool IsEndOfGeneration(int id) => _table.IsEndOfGeneration(id);
 
     /// <summary>The rank of merging <paramref name="left"/> and <paramref name="right"/> (lower merges first), or -1.</summary>
     public int GetMergeRank(string left, string right)
@@ -162,26 +150,8 @@ public sealed class BpeTokenizer : ModelTokenizer
     public override IReadOnlyList<int> Encode(string text, bool addSpecial = true, bool parseSpecial = false)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var output = new List<int>(text.Length / 3 + 4);
-        if (addSpecial && AddBos && BosToken >= 0) output.Add(BosToken);
-        if (text.Length > 0)
-        {
-            text = VocabularyReader.ReplaceLoneSurrogates(text);
-            if (_splitter.IsNeeded(parseSpecial))
-            {
-                foreach (var f in _splitter.Split(text, parseSpecial))
-                {
-                    if (f.Token >= 0) output.Add(f.Token);
-                    else EncodePlain(text.AsSpan(f.Start, f.Length), output);
-                }
-            }
-            else
-            {
-                EncodePlain(text, output);
-            }
-        }
-        if (addSpecial && AddEos && EosToken >= 0) output.Add(EosToken);
-        return output;
+        return _table.Encode(text, parseSpecial, addSpecial && AddBos ? BosToken : -1, addSpecial && AddEos ? EosToken : -1,
+            new PlainText(this));
     }
 
     /// <inheritdoc />
@@ -189,21 +159,12 @@ public sealed class BpeTokenizer : ModelTokenizer
     public override void AppendTokenBytes(int id, List<byte> destination, bool renderSpecial = false)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        CheckId(id);
-        bool render = _types[id] switch
-        {
-            TokenType.Normal or TokenType.Byte or TokenType.UserDefined => true,
-            TokenType.Control or TokenType.Unknown => renderSpecial,
-            _ => false,
-        };
-        if (render) destination.AddRange(_pieceBytes.AsSpan(_pieceOffsets[id], _pieceOffsets[id + 1] - _pieceOffsets[id]));
+        _table.AppendTokenBytes(id, destination, renderSpecial);
     }
 
-    private int CheckId(int id)
+    private readonly struct PlainText(BpeTokenizer owner) : IPlainTextEncoder
     {
-        if ((uint)id >= (uint)_texts.Length)
-            throw new ArgumentOutOfRangeException(nameof(id), id, $"Token ids are 0 to {_texts.Length - 1}.");
-        return id;
+        public void Encode(ReadOnlySpan<char> text, bool atStartOrAfterSpecial, List<int> output) => owner.EncodePlain(text, output);
     }
 
     /// <summary>Pre-tokenizes one piece of plain text (no special tokens in it), BPE-merges each pre-token and appends the ids.</summary>
@@ -242,7 +203,7 @@ public sealed class BpeTokenizer : ModelTokenizer
     /// <summary>BPE-merges one byte-mapped pre-token (each char is one symbol to start with).</summary>
     private void EncodeWord(ReadOnlySpan<char> word, List<int> output)
     {
-        if (_pre.IgnoreMerges && _lookup.TryGetValue(word, out int whole))
+        if (_pre.IgnoreMerges && _table.Lookup.TryGetValue(word, out int whole))
         {
             output.Add(whole);
             return;
@@ -260,24 +221,15 @@ public sealed class BpeTokenizer : ModelTokenizer
 
             while (queue.TryDequeue(out var bigram, out _))
             {
-                ref Symbol left = ref symbols[bigram.Left];
-                ref Symbol right = ref symbols[bigram.Right];
-                // Stale entry: one side has been merged into something else since it was queued.
-                if (left.Length == 0 || right.Length == 0 || left.Length + right.Length != bigram.Length) continue;
-
-                left.Length += right.Length;
-                right.Length = 0;
-                left.Next = right.Next;
-                if (right.Next >= 0) symbols[right.Next].Prev = bigram.Left;
-
-                TryAddBigram(word, symbols, left.Prev, bigram.Left, keyBuffer, queue);
-                TryAddBigram(word, symbols, bigram.Left, left.Next, keyBuffer, queue);
+                if (!MergeSymbols.TryMerge(symbols, bigram.Left, bigram.Right, bigram.Length)) continue;
+                TryAddBigram(word, symbols, symbols[bigram.Left].Prev, bigram.Left, keyBuffer, queue);
+                TryAddBigram(word, symbols, bigram.Left, symbols[bigram.Left].Next, keyBuffer, queue);
             }
 
             for (int i = 0; i != -1; i = symbols[i].Next)
             {
                 var piece = word.Slice(symbols[i].Start, symbols[i].Length);
-                if (_lookup.TryGetValue(piece, out int id))
+                if (_table.Lookup.TryGetValue(piece, out int id))
                 {
                     output.Add(id);
                     continue;
@@ -363,14 +315,6 @@ public sealed class BpeTokenizer : ModelTokenizer
         }
         offsets[texts.Length] = bytes.Count;
         return (bytes.ToArray(), offsets);
-    }
-
-    private struct Symbol(int start, int length, int prev, int next)
-    {
-        public int Start = start;
-        public int Length = length;
-        public int Prev = prev;
-        public int Next = next;
     }
 
     private readonly record struct Bigram(int Left, int Right, int Length, int Rank);

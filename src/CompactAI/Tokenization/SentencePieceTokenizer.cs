@@ -39,23 +39,15 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
 {
     private const char SpaceMarker = '\u2581';
 
-    private readonly string[] _texts;
+    private readonly TokenTable _table;
     private readonly float[] _scores;
-    private readonly TokenType[] _types;
-    private readonly bool[] _endOfGeneration;
-    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly int[] _byteTokens;
-    private readonly byte[] _pieceBytes;
-    private readonly int[] _pieceOffsets;
-    private readonly SpecialTokenSplitter _splitter;
     private readonly bool _addSpacePrefix;
 
     private SentencePieceTokenizer(string[] texts, float[] scores, TokenType[] types, bool addSpacePrefix,
         int bos, int eos, int unk, int eot, int eom, bool addBos, bool addEos)
     {
-        _texts = texts;
         _scores = scores;
-        _types = types;
         _addSpacePrefix = addSpacePrefix;
         BosToken = bos;
         EosToken = eos;
@@ -63,9 +55,8 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
         AddBos = addBos;
         AddEos = addEos;
 
-        var ids = VocabularyReader.BuildIds(texts);
-        _lookup = ids.GetAlternateLookup<ReadOnlySpan<char>>();
-        _endOfGeneration = VocabularyReader.MarkEndOfGeneration(ids, _types, [eos, eot, eom]);
+        _table = new TokenTable(texts, types, [eos, eot, eom], BuildPieces);
+        var ids = _table.Ids;
 
         _byteTokens = new int[256];
         for (int b = 0; b < 256; b++)
@@ -75,10 +66,6 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
                 id = -1;
             _byteTokens[b] = id;
         }
-
-        (_pieceBytes, _pieceOffsets) = BuildPieces(texts, types);
-
-        _splitter = new SpecialTokenSplitter(texts, types);
     }
 
     /// <summary>The unknown token id (<c>tokenizer.ggml.unknown_token_id</c>, default 0), or -1.</summary>
@@ -88,11 +75,11 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
     public bool AddSpacePrefix => _addSpacePrefix;
 
     /// <inheritdoc />
-    public override int VocabularySize => _texts.Length;
+    public override int VocabularySize => _table.Count;
 
     /// <summary>The score of token <paramref name="id"/> (higher merges first).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="id"/> is not a token id.</exception>
-    public float GetTokenScore(int id) => _scores[CheckId(id)];
+    public float GetTokenScore(int id) => _scores[_table.CheckId(id)];
 
     /// <summary>Builds the tokenizer from the <c>tokenizer.ggml.*</c> metadata of a GGUF file.</summary>
     /// <param name="file">The GGUF file (a full model or a vocabulary-only file).</param>
@@ -135,13 +122,13 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
     }
 
     /// <inheritdoc />
-    public override TokenType GetTokenType(int id) => _types[CheckId(id)];
+    public override TokenType GetTokenType(int id) => _table.GetTokenType(id);
 
     /// <inheritdoc />
-    public override string GetTokenText(int id) => _texts[CheckId(id)];
+    public override string GetTokenText(int id) => _table.GetTokenText(id);
 
     /// <inheritdoc />
-    public override bool IsEndOfGeneration(int id) => (uint)id < (uint)_texts.Length && _endOfGeneration[id];
+    public override bool IsEndOfGeneration(int id) => _table.IsEndOfGeneration(id);
 
     /// <inheritdoc />
     /// <exception cref="InvalidOperationException">
@@ -150,35 +137,8 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
     public override IReadOnlyList<int> Encode(string text, bool addSpecial = true, bool parseSpecial = false)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var output = new List<int>(text.Length / 3 + 4);
-        if (addSpecial && AddBos && BosToken >= 0) output.Add(BosToken);
-        if (text.Length > 0)
-        {
-            text = VocabularyReader.ReplaceLoneSurrogates(text);
-            if (_splitter.IsNeeded(parseSpecial))
-            {
-                bool afterSpecial = true;
-                foreach (var f in _splitter.Split(text, parseSpecial))
-                {
-                    if (f.Token >= 0)
-                    {
-                        output.Add(f.Token);
-                        afterSpecial = true;
-                    }
-                    else
-                    {
-                        EncodePlain(text.AsSpan(f.Start, f.Length), _addSpacePrefix && afterSpecial, output);
-                        afterSpecial = false;
-                    }
-                }
-            }
-            else
-            {
-                EncodePlain(text, _addSpacePrefix, output);
-            }
-        }
-        if (addSpecial && AddEos && EosToken >= 0) output.Add(EosToken);
-        return output;
+        return _table.Encode(text, parseSpecial, addSpecial && AddBos ? BosToken : -1, addSpecial && AddEos ? EosToken : -1,
+            new PlainText(this));
     }
 
     /// <inheritdoc />
@@ -186,21 +146,14 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
     public override void AppendTokenBytes(int id, List<byte> destination, bool renderSpecial = false)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        CheckId(id);
-        bool render = _types[id] switch
-        {
-            TokenType.Normal or TokenType.Byte or TokenType.UserDefined => true,
-            TokenType.Control or TokenType.Unknown => renderSpecial,
-            _ => false,
-        };
-        if (render) destination.AddRange(_pieceBytes.AsSpan(_pieceOffsets[id], _pieceOffsets[id + 1] - _pieceOffsets[id]));
+        _table.AppendTokenBytes(id, destination, renderSpecial);
     }
 
-    private int CheckId(int id)
+    /// <summary>A piece at the start of the text or after a special token gets the space prefix (when it is on).</summary>
+    private readonly struct PlainText(SentencePieceTokenizer owner) : IPlainTextEncoder
     {
-        if ((uint)id >= (uint)_texts.Length)
-            throw new ArgumentOutOfRangeException(nameof(id), id, $"Token ids are 0 to {_texts.Length - 1}.");
-        return id;
+        public void Encode(ReadOnlySpan<char> text, bool atStartOrAfterSpecial, List<int> output) =>
+            owner.EncodePlain(text, owner._addSpacePrefix && atStartOrAfterSpecial, output);
     }
 
     /// <summary>Tokenizes one piece of plain text (no special tokens in it) and appends the ids.</summary>
@@ -233,24 +186,15 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
 
             while (queue.TryDequeue(out var bigram, out _))
             {
-                ref Symbol left = ref symbols[bigram.Left];
-                ref Symbol right = ref symbols[bigram.Right];
-                // Stale entry: one side has been merged into something else since it was queued.
-                if (left.Length == 0 || right.Length == 0 || left.Length + right.Length != bigram.Length) continue;
-
-                left.Length += right.Length;
-                right.Length = 0;
-                left.Next = right.Next;
-                if (right.Next >= 0) symbols[right.Next].Prev = bigram.Left;
-
-                TryAddBigram(buffer, symbols, left.Prev, bigram.Left, queue);
-                TryAddBigram(buffer, symbols, bigram.Left, left.Next, queue);
+                if (!MergeSymbols.TryMerge(symbols, bigram.Left, bigram.Right, bigram.Length)) continue;
+                TryAddBigram(buffer, symbols, symbols[bigram.Left].Prev, bigram.Left, queue);
+                TryAddBigram(buffer, symbols, bigram.Left, symbols[bigram.Left].Next, queue);
             }
 
             for (int i = 0; i != -1; i = symbols[i].Next)
             {
                 var piece = buffer.Slice(symbols[i].Start, symbols[i].Length);
-                if (_lookup.TryGetValue(piece, out int id))
+                if (_table.Lookup.TryGetValue(piece, out int id))
                     output.Add(id);
                 else
                     AppendByteFallback(piece, output);
@@ -267,7 +211,7 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
     {
         if (left < 0 || right < 0) return;
         int length = symbols[left].Length + symbols[right].Length;
-        if (!_lookup.TryGetValue(buffer.Slice(symbols[left].Start, length), out int id)) return;
+        if (!_table.Lookup.TryGetValue(buffer.Slice(symbols[left].Start, length), out int id)) return;
         var bigram = new Bigram(left, right, length, _scores[id]);
         queue.Enqueue(bigram, bigram);
     }
@@ -311,14 +255,6 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
                 Encoding.UTF8.GetBytes(Rendered(texts[i], types[i]), bytes.AsSpan(offsets[i]));
         }
         return (bytes, offsets);
-    }
-
-    private struct Symbol(int start, int length, int prev, int next)
-    {
-        public int Start = start;
-        public int Length = length;
-        public int Prev = prev;
-        public int Next = next;
     }
 
     private readonly record struct Bigram(int Left, int Right, int Length, float Score);

@@ -7,10 +7,9 @@ namespace CompactAI.Tests.Tokenization;
 public sealed class BpeTokenizerTests
 {
     private const string VocabName = "ggml-vocab-gpt-2.gguf";
-    private const string CaseSeparator = "\n__ggml_vocab_test__\n";
 
     private static readonly Lazy<BpeTokenizer> Gpt2 = new(() => Load(TestData.TokenizerVectors(VocabName)));
-    private static readonly Lazy<(string[] Inputs, int[][] Expected)> Vectors = new(ReadVectors);
+    private static readonly Lazy<(string[] Inputs, int[][] Expected)> Vectors = new(() => TokenizerVectors.Read(VocabName));
 
     private static BpeTokenizer Load(string path)
     {
@@ -18,28 +17,7 @@ public sealed class BpeTokenizerTests
         return BpeTokenizer.FromGguf(file);
     }
 
-    private static (string[] Inputs, int[][] Expected) ReadVectors()
-    {
-        string inp = File.ReadAllText(TestData.TokenizerVectors(VocabName + ".inp"), Encoding.UTF8);
-        string[] outLines = File.ReadAllText(TestData.TokenizerVectors(VocabName + ".out"), Encoding.UTF8).Split('\n');
-        // Every case, including the last, ends with the separator line; the text after the last one is not a case.
-        string[] parts = inp.Split(CaseSeparator);
-        Assert.Equal("", parts[^1]);
-        string[] inputs = parts[..^1];
-        Assert.Equal("", outLines[^1]);
-        Assert.Equal(inputs.Length, outLines.Length - 1);
-        var expected = new int[inputs.Length][];
-        for (int i = 0; i < inputs.Length; i++)
-            expected[i] = outLines[i].Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
-        return (inputs, expected);
-    }
-
-    public static TheoryData<int> CaseIndices()
-    {
-        var data = new TheoryData<int>();
-        for (int i = 0; i < Vectors.Value.Inputs.Length; i++) data.Add(i);
-        return data;
-    }
+    public static TheoryData<int> CaseIndices() => TokenizerVectors.CaseIndices(Vectors.Value.Inputs.Length);
 
     [Fact]
     public void VectorFileHasAllCases()

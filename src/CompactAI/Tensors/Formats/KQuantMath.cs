@@ -28,13 +28,8 @@ internal static class KQuantMath
     /// </summary>
     public static float MakeQxQuants(int n, int nmax, ReadOnlySpan<float> x, Span<sbyte> levels, int rmseType)
     {
-        float max = 0, amax = 0;
-        for (int i = 0; i < n; i++)
-        {
-            float ax = MathF.Abs(x[i]);
-            if (ax > amax) { amax = ax; max = x[i]; }
-        }
-        if (amax < GroupMaxEps)
+        float max = BlockStats.SignedAbsMax(x[..n]);
+        if (MathF.Abs(max) < GroupMaxEps)
         {
             levels[..n].Clear();
             return 0;
@@ -94,13 +89,8 @@ internal static class KQuantMath
     /// </summary>
     public static float MakeQ3Quants(int n, int nmax, ReadOnlySpan<float> x, Span<sbyte> levels)
     {
-        float max = 0, amax = 0;
-        for (int i = 0; i < n; i++)
-        {
-            float ax = MathF.Abs(x[i]);
-            if (ax > amax) { amax = ax; max = x[i]; }
-        }
-        if (amax < GroupMaxEps)
+        float max = BlockStats.SignedAbsMax(x[..n]);
+        if (MathF.Abs(max) < GroupMaxEps)
         {
             levels[..n].Clear();
             return 0;

@@ -70,13 +70,11 @@ internal sealed unsafe class Q3_KFormat() : TensorFormat(GgmlType.Q3_K)
         {
             var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            float maxScale = 0, amax = 0;
             for (int g = 0; g < 16; g++)
             {
                 scales[g] = KQuantMath.MakeQ3Quants(16, 4, x.Slice(16 * g, 16), levels.Slice(16 * g, 16));
-                float scale = MathF.Abs(scales[g]);
-                if (scale > amax) { amax = scale; maxScale = scales[g]; }
             }
+            float maxScale = BlockStats.SignedAbsMax(scales);
             var s = block.Slice(ScalesOffset, 12);
             s.Clear();
             if (maxScale != 0)

@@ -20,20 +20,7 @@ internal sealed unsafe class Q4_0Format() : TensorFormat(GgmlType.Q4_0)
 
     public override bool CanQuantize => true;
 
-    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        for (int b = 0; b < dst.Length / QK; b++)
-        {
-            var block = src.Slice(b * Bytes, Bytes);
-            float d = Fp16.Read(block);
-            var y = dst.Slice(b * QK, QK);
-            for (int j = 0; j < QK / 2; j++)
-            {
-                y[j] = ((block[2 + j] & 0x0F) - 8) * d;
-                y[j + QK / 2] = ((block[2 + j] >> 4) - 8) * d;
-            }
-        }
-    }
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) => LegacyBlocks.Dequantize<Block>(src, dst);
 
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
@@ -41,11 +28,7 @@ internal sealed unsafe class Q4_0Format() : TensorFormat(GgmlType.Q4_0)
         {
             var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            float amax = 0, max = 0;
-            for (int j = 0; j < QK; j++)
-            {
-                if (amax < MathF.Abs(x[j])) { amax = MathF.Abs(x[j]); max = x[j]; }
-            }
+            float max = BlockStats.SignedAbsMax(x);
             float d = max / -8;
             float id = d != 0 ? 1.0f / d : 0.0f;
             Fp16.Write(block, d);
@@ -88,22 +71,14 @@ internal sealed unsafe class Q4_0Format() : TensorFormat(GgmlType.Q4_0)
     }
 
     /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
-    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        LegacyBlocks.DotQ8_0Portable<Block>(weights, activations, n);
+
+    /// <summary>q − 8 from the nibbles at byte 2.</summary>
+    private readonly struct Block : ILegacyBlock
     {
-        Span<sbyte> q = stackalloc sbyte[QK];
-        float sum = 0;
-        for (int b = 0; b < n / QK; b++)
-        {
-            var w = weights.Slice(b * Bytes, Bytes);
-            var a = activations.Slice(b * ActBytes, ActBytes);
-            for (int j = 0; j < QK / 2; j++)
-            {
-                q[j] = (sbyte)((w[2 + j] & 0x0F) - 8);
-                q[j + QK / 2] = (sbyte)((w[2 + j] >> 4) - 8);
-            }
-            int isum = Int8Dot.Dot(q, System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(a.Slice(2, QK)));
-            sum += isum * (Fp16.Read(w) * Fp16.Read(a));
-        }
-        return sum;
+        public static int BlockBytes => Bytes;
+
+        public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q) => LegacyBlocks.UnpackNibbles(block[2..], 8, q);
     }
 }

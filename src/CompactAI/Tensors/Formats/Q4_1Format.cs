@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -20,20 +19,7 @@ internal sealed unsafe class Q4_1Format() : TensorFormat(GgmlType.Q4_1)
 
     public override bool CanQuantize => true;
 
-    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        for (int b = 0; b < dst.Length / QK; b++)
-        {
-            var block = src.Slice(b * Bytes, Bytes);
-            float d = Fp16.Read(block), m = Fp16.Read(block[2..]);
-            var y = dst.Slice(b * QK, QK);
-            for (int j = 0; j < QK / 2; j++)
-            {
-                y[j] = (block[4 + j] & 0x0F) * d + m;
-                y[j + QK / 2] = (block[4 + j] >> 4) * d + m;
-            }
-        }
-    }
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) => LegacyBlocks.DequantizeWithMin<Block>(src, dst);
 
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
@@ -41,12 +27,7 @@ internal sealed unsafe class Q4_1Format() : TensorFormat(GgmlType.Q4_1)
         {
             var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            float min = float.MaxValue, max = -float.MaxValue;
-            for (int j = 0; j < QK; j++)
-            {
-                if (x[j] < min) min = x[j];
-                if (x[j] > max) max = x[j];
-            }
+            BlockStats.MinMax(x, out float min, out float max);
             float d = (max - min) / 15;
             float id = d != 0 ? 1.0f / d : 0.0f;
             Fp16.Write(block, d);
@@ -79,22 +60,14 @@ internal sealed unsafe class Q4_1Format() : TensorFormat(GgmlType.Q4_1)
     }
 
     /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
-    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        LegacyBlocks.DotQ8_1Portable<Block>(weights, activations, n);
+
+    /// <summary>q from the nibbles at byte 4.</summary>
+    private readonly struct Block : ILegacyBlock
     {
-        Span<sbyte> q = stackalloc sbyte[QK];
-        float sum = 0;
-        for (int b = 0; b < n / QK; b++)
-        {
-            var w = weights.Slice(b * Bytes, Bytes);
-            var a = activations.Slice(b * ActBytes, ActBytes);
-            for (int j = 0; j < QK / 2; j++)
-            {
-                q[j] = (sbyte)(w[4 + j] & 0x0F);
-                q[j + QK / 2] = (sbyte)(w[4 + j] >> 4);
-            }
-            int isum = Int8Dot.Dot(q, MemoryMarshal.Cast<byte, sbyte>(a.Slice(4, QK)));
-            sum += isum * (Fp16.Read(w) * Fp16.Read(a)) + Fp16.Read(w[2..]) * Fp16.Read(a[2..]);
-        }
-        return sum;
+        public static int BlockBytes => Bytes;
+
+        public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q) => LegacyBlocks.UnpackNibbles(block[4..], 0, q);
     }
 }

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -22,29 +21,10 @@ internal sealed unsafe class Q5_0Format() : TensorFormat(GgmlType.Q5_0)
 
     public override bool CanQuantize => true;
 
-    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        Span<sbyte> q = stackalloc sbyte[QK];
-        for (int b = 0; b < dst.Length / QK; b++)
-        {
-            var block = src.Slice(b * Bytes, Bytes);
-            float d = Fp16.Read(block);
-            Unpack(block, q);
-            var y = dst.Slice(b * QK, QK);
-            for (int j = 0; j < QK; j++) y[j] = q[j] * d;
-        }
-    }
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) => LegacyBlocks.Dequantize<Block>(src, dst);
 
     /// <summary>The signed values q − 16 of one block.</summary>
-    private static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q)
-    {
-        uint qh = Unsafe.ReadUnaligned<uint>(ref MemoryMarshal.GetReference(block[2..]));
-        for (int j = 0; j < QK / 2; j++)
-        {
-            q[j] = (sbyte)(((block[6 + j] & 0x0F) | (int)(((qh >> j) & 1) << 4)) - 16);
-            q[j + QK / 2] = (sbyte)(((block[6 + j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4)) - 16);
-        }
-    }
+    private static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q) => LegacyBlocks.UnpackFiveBits(block[2..], block[6..], 16, q);
 
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
@@ -52,11 +32,7 @@ internal sealed unsafe class Q5_0Format() : TensorFormat(GgmlType.Q5_0)
         {
             var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            float amax = 0, max = 0;
-            for (int j = 0; j < QK; j++)
-            {
-                if (amax < MathF.Abs(x[j])) { amax = MathF.Abs(x[j]); max = x[j]; }
-            }
+            float max = BlockStats.SignedAbsMax(x);
             float d = max / -16;
             float id = d != 0 ? 1.0f / d : 0.0f;
             Fp16.Write(block, d);
@@ -65,9 +41,7 @@ internal sealed unsafe class Q5_0Format() : TensorFormat(GgmlType.Q5_0)
             {
                 int q0 = Math.Min(31, (int)(x[j] * id + 16.5f));
                 int q1 = Math.Min(31, (int)(x[j + QK / 2] * id + 16.5f));
-                block[6 + j] = (byte)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
-                qh |= (uint)(q0 >> 4) << j;
-                qh |= (uint)(q1 >> 4) << (j + QK / 2);
+                LegacyBlocks.PackFiveBits(j, q0, q1, block[6..], ref qh);
             }
             Unsafe.WriteUnaligned(ref block[2], qh);
         }
@@ -94,18 +68,13 @@ internal sealed unsafe class Q5_0Format() : TensorFormat(GgmlType.Q5_0)
     }
 
     /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
-    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        LegacyBlocks.DotQ8_0Portable<Block>(weights, activations, n);
+
+    private readonly struct Block : ILegacyBlock
     {
-        Span<sbyte> q = stackalloc sbyte[QK];
-        float sum = 0;
-        for (int b = 0; b < n / QK; b++)
-        {
-            var w = weights.Slice(b * Bytes, Bytes);
-            var a = activations.Slice(b * ActBytes, ActBytes);
-            Unpack(w, q);
-            int isum = Int8Dot.Dot(q, MemoryMarshal.Cast<byte, sbyte>(a.Slice(2, QK)));
-            sum += isum * (Fp16.Read(w) * Fp16.Read(a));
-        }
-        return sum;
+        public static int BlockBytes => Bytes;
+
+        public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q) => Q5_0Format.Unpack(block, q);
     }
 }

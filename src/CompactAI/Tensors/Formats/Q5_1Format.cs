@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -21,29 +20,10 @@ internal sealed unsafe class Q5_1Format() : TensorFormat(GgmlType.Q5_1)
 
     public override bool CanQuantize => true;
 
-    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        Span<sbyte> q = stackalloc sbyte[QK];
-        for (int b = 0; b < dst.Length / QK; b++)
-        {
-            var block = src.Slice(b * Bytes, Bytes);
-            float d = Fp16.Read(block), m = Fp16.Read(block[2..]);
-            Unpack(block, q);
-            var y = dst.Slice(b * QK, QK);
-            for (int j = 0; j < QK; j++) y[j] = q[j] * d + m;
-        }
-    }
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) => LegacyBlocks.DequantizeWithMin<Block>(src, dst);
 
     /// <summary>The unsigned 5-bit values q of one block.</summary>
-    private static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q)
-    {
-        uint qh = Unsafe.ReadUnaligned<uint>(ref MemoryMarshal.GetReference(block[4..]));
-        for (int j = 0; j < QK / 2; j++)
-        {
-            q[j] = (sbyte)((block[8 + j] & 0x0F) | (int)(((qh >> j) & 1) << 4));
-            q[j + QK / 2] = (sbyte)((block[8 + j] >> 4) | (int)(((qh >> (j + 16)) & 1) << 4));
-        }
-    }
+    private static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q) => LegacyBlocks.UnpackFiveBits(block[4..], block[8..], 0, q);
 
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
@@ -51,12 +31,7 @@ internal sealed unsafe class Q5_1Format() : TensorFormat(GgmlType.Q5_1)
         {
             var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            float min = float.MaxValue, max = -float.MaxValue;
-            for (int j = 0; j < QK; j++)
-            {
-                if (x[j] < min) min = x[j];
-                if (x[j] > max) max = x[j];
-            }
+            BlockStats.MinMax(x, out float min, out float max);
             float d = (max - min) / 31;
             float id = d != 0 ? 1.0f / d : 0.0f;
             Fp16.Write(block, d);
@@ -66,9 +41,7 @@ internal sealed unsafe class Q5_1Format() : TensorFormat(GgmlType.Q5_1)
             {
                 int q0 = (byte)(int)((x[j] - min) * id + 0.5f);
                 int q1 = (byte)(int)((x[j + QK / 2] - min) * id + 0.5f);
-                block[8 + j] = (byte)((q0 & 0x0F) | ((q1 & 0x0F) << 4));
-                qh |= (uint)((q0 & 0x10) >> 4) << j;
-                qh |= (uint)((q1 & 0x10) >> 4) << (j + QK / 2);
+                LegacyBlocks.PackFiveBits(j, q0, q1, block[8..], ref qh);
             }
             Unsafe.WriteUnaligned(ref block[4], qh);
         }
@@ -96,18 +69,14 @@ internal sealed unsafe class Q5_1Format() : TensorFormat(GgmlType.Q5_1)
     }
 
     /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
-    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        LegacyBlocks.DotQ8_1Portable<Block>(weights, activations, n);
+
+    /// <summary>q: the nibbles at byte 8, bit 4 from the u32 qh at byte 4.</summary>
+    private readonly struct Block : ILegacyBlock
     {
-        Span<sbyte> q = stackalloc sbyte[QK];
-        float sum = 0;
-        for (int b = 0; b < n / QK; b++)
-        {
-            var w = weights.Slice(b * Bytes, Bytes);
-            var a = activations.Slice(b * ActBytes, ActBytes);
-            Unpack(w, q);
-            int isum = Int8Dot.Dot(q, MemoryMarshal.Cast<byte, sbyte>(a.Slice(4, QK)));
-            sum += isum * (Fp16.Read(w) * Fp16.Read(a)) + Fp16.Read(w[2..]) * Fp16.Read(a[2..]);
-        }
-        return sum;
+        public static int BlockBytes => Bytes;
+
+        public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q) => Q5_1Format.Unpack(block, q);
     }
 }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -21,23 +20,7 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
 
     public override bool CanQuantize => true;
 
-    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        Span<sbyte> q = stackalloc sbyte[QK];
-        for (int b = 0; b < dst.Length / QK; b++)
-        {
-            var block = src.Slice(b * Bytes, Bytes);
-            float d = Fp16.Read(block), dmin = Fp16.Read(block[2..]);
-            Unpack(block, q);
-            var y = dst.Slice(b * QK, QK);
-            for (int j = 0; j < 8; j++)
-            {
-                KQuantMath.GetScaleMinK4(j, block.Slice(4, 12), out int sc, out int m);
-                float dl = d * sc, ml = dmin * m;
-                for (int l = 0; l < 32; l++) y[32 * j + l] = dl * q[32 * j + l] - ml;
-            }
-        }
-    }
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) => ScaleMinK4.Dequantize<Quants>(src, dst);
 
     /// <summary>The 256 unsigned 5-bit values of one block.</summary>
     private static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q)
@@ -57,50 +40,10 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
         Span<byte> levels = stackalloc byte[QK];
-        Span<byte> aux = stackalloc byte[32];
-        Span<float> weights = stackalloc float[32];
-        Span<float> mins = stackalloc float[8];
-        Span<float> scales = stackalloc float[8];
-        Span<byte> ls = stackalloc byte[8];
-        Span<byte> lm = stackalloc byte[8];
         for (int b = 0; b < src.Length / QK; b++)
         {
-            var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            float maxScale = 0, maxMin = 0;
-            for (int j = 0; j < 8; j++)
-            {
-                var xj = x.Slice(32 * j, 32);
-                float sumX2 = 0;
-                for (int l = 0; l < 32; l++) sumX2 += xj[l] * xj[l];
-                float avX = MathF.Sqrt(sumX2 / 32);
-                for (int l = 0; l < 32; l++) weights[l] = avX + MathF.Abs(xj[l]);
-                scales[j] = KQuantMath.MakeQkx2Quants(32, 31, xj, weights, levels.Slice(32 * j, 32), out mins[j], aux, -0.5f, 0.1f, 15, false);
-                if (scales[j] > maxScale) maxScale = scales[j];
-                if (mins[j] > maxMin) maxMin = mins[j];
-            }
-            float invScale = maxScale > 0 ? 63f / maxScale : 0f;
-            float invMin = maxMin > 0 ? 63f / maxMin : 0f;
-            for (int j = 0; j < 8; j++)
-            {
-                ls[j] = Math.Min((byte)63, (byte)KQuantMath.NearestInt(invScale * scales[j]));
-                lm[j] = Math.Min((byte)63, (byte)KQuantMath.NearestInt(invMin * mins[j]));
-            }
-            KQuantMath.PackScaleMinK4(ls, lm, block.Slice(4, 12));
-            Fp16.Write(block, maxScale / 63f);
-            Fp16.Write(block[2..], maxMin / 63f);
-            float dAll = Fp16.Read(block), dminAll = Fp16.Read(block[2..]);
-            for (int j = 0; j < 8; j++)
-            {
-                KQuantMath.GetScaleMinK4(j, block.Slice(4, 12), out int sc, out int m);
-                float d = dAll * sc;
-                if (d == 0) continue;
-                float dm = dminAll * m;
-                for (int i = 0; i < 32; i++)
-                {
-                    levels[32 * j + i] = (byte)Math.Max(0, Math.Min(31, KQuantMath.NearestInt((x[32 * j + i] + dm) / d)));
-                }
-            }
+            ScaleMinK4.QuantizeScales(src.Slice(b * QK, QK), block, levels, nmax: 31, rmin: -0.5f, rdelta: 0.1f, nstep: 15);
             var qh = block.Slice(16, 32);
             var ql = block.Slice(48, 128);
             qh.Clear();
@@ -130,8 +73,8 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
             {
                 byte* pw = pw0 + b * Bytes, pa = pa0 + b * ActBytes;
                 float da = *(float*)pa;
-                Q4_KFormat.UnpackScales(pw + 4, out ulong scales, out ulong mins);
-                minSum += Fp16.Read(pw + 2) * da * Q4_KFormat.MinTerm(mins, pa);
+                ScaleMinK4.UnpackScales(pw + 4, out ulong scales, out ulong mins);
+                minSum += Fp16.Read(pw + 2) * da * ScaleMinK4.MinTerm(mins, pa);
                 var sumi = Vector256<int>.Zero;
                 var hbits = Avx.LoadVector256(pw + 16);
                 byte* q = pw + 48;
@@ -153,29 +96,16 @@ internal sealed unsafe class Q5_KFormat() : TensorFormat(GgmlType.Q5_K)
         }
     }
 
-    /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
-    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
+    /// <summary>Chunk c: the nibbles of the 32 bytes at 48 + 32c, bit 4 from bits 2c and 2c + 1 of qh.</summary>
+    private readonly struct Quants : IScaleMinK4Quants
     {
-        Span<sbyte> q = stackalloc sbyte[QK];
-        Span<byte> scales = stackalloc byte[8], mins = stackalloc byte[8];
-        float sum = 0;
-        for (int b = 0; b < n / QK; b++)
-        {
-            var w = weights.Slice(b * Bytes, Bytes);
-            var a = activations.Slice(b * ActBytes, ActBytes);
-            Q4_KFormat.UnpackScales(w.Slice(4, 12), scales, mins);
-            Unpack(w, q);
-            var qa = MemoryMarshal.Cast<byte, sbyte>(a.Slice(Q8_KFormat.QsOffset, QK));
-            var bsums = MemoryMarshal.Cast<byte, short>(a.Slice(Q8_KFormat.BsumsOffset, 32));
-            int sumi = 0, summ = 0;
-            for (int j = 0; j < 8; j++)
-            {
-                sumi += scales[j] * Int8Dot.Dot(q.Slice(32 * j, 32), qa.Slice(32 * j, 32));
-                summ += mins[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-            }
-            float da = BitConverter.ToSingle(a);
-            sum += Fp16.Read(w) * da * sumi - Fp16.Read(w[2..]) * da * summ;
-        }
-        return sum;
+        public static int BlockBytes => Bytes;
+
+        public static void Unpack(ReadOnlySpan<byte> block, Span<sbyte> q) => Q5_KFormat.Unpack(block, q);
+
     }
+
+    /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        ScaleMinK4.DotPortable<Quants>(weights, activations, n);
 }

@@ -65,14 +65,12 @@ internal sealed unsafe class Q6_KFormat() : TensorFormat(GgmlType.Q6_K)
         {
             var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            float maxScale = 0, maxAbsScale = 0;
             for (int g = 0; g < 16; g++)
             {
-                float scale = KQuantMath.MakeQxQuants(16, 32, x.Slice(16 * g, 16), levels.Slice(16 * g, 16), 1);
-                scales[g] = scale;
-                if (MathF.Abs(scale) > maxAbsScale) { maxAbsScale = MathF.Abs(scale); maxScale = scale; }
+                scales[g] = KQuantMath.MakeQxQuants(16, 32, x.Slice(16 * g, 16), levels.Slice(16 * g, 16), 1);
             }
-            if (maxAbsScale < KQuantMath.GroupMaxEps)
+            float maxScale = BlockStats.SignedAbsMax(scales);
+            if (MathF.Abs(maxScale) < KQuantMath.GroupMaxEps)
             {
                 block.Clear();
                 continue;

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -22,17 +20,7 @@ internal sealed unsafe class Q8_0Format() : TensorFormat(GgmlType.Q8_0)
 
     public override bool CanQuantize => true;
 
-    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        for (int b = 0; b < dst.Length / QK; b++)
-        {
-            var block = src.Slice(b * Bytes, Bytes);
-            float d = Fp16.Read(block);
-            var q = MemoryMarshal.Cast<byte, sbyte>(block[2..]);
-            var y = dst.Slice(b * QK, QK);
-            for (int j = 0; j < QK; j++) y[j] = q[j] * d;
-        }
-    }
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) => LegacyBlocks.DequantizeQ8(src, dst, Bytes, 2);
 
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
@@ -48,10 +36,7 @@ internal sealed unsafe class Q8_0Format() : TensorFormat(GgmlType.Q8_0)
             {
                 float* x = px + b * QK;
                 byte* block = py + b * Bytes;
-                float d = Int8Dot.MaxAbs32(x) / 127;
-                float id = d != 0 ? 1.0f / d : 0.0f;
-                *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)d);
-                Avx.Store((sbyte*)block + 2, Int8Dot.Quantize32(x, id, awayFromZero: true, out _, out _));
+                *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)LegacyBlocks.QuantizeQ8(x, block + 2, out _));
             }
         }
     }
@@ -61,14 +46,8 @@ internal sealed unsafe class Q8_0Format() : TensorFormat(GgmlType.Q8_0)
     {
         for (int b = 0; b < src.Length / QK; b++)
         {
-            var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            float amax = 0;
-            for (int j = 0; j < QK; j++) amax = Math.Max(amax, MathF.Abs(x[j]));
-            float d = amax / 127;
-            float id = d != 0 ? 1.0f / d : 0.0f;
-            Fp16.Write(block, d);
-            for (int j = 0; j < QK; j++) block[2 + j] = (byte)(sbyte)MathF.Round(x[j] * id, MidpointRounding.AwayFromZero);
+            Fp16.Write(block, LegacyBlocks.QuantizeQ8(src.Slice(b * QK, QK), block[2..], out _));
         }
     }
 
@@ -99,17 +78,6 @@ internal sealed unsafe class Q8_0Format() : TensorFormat(GgmlType.Q8_0)
     }
 
     /// <summary>The portable kernel (also the reference the SIMD kernels are tested against).</summary>
-    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        float sum = 0;
-        for (int b = 0; b < n / QK; b++)
-        {
-            var w = weights.Slice(b * Bytes, Bytes);
-            var a = activations.Slice(b * Bytes, Bytes);
-            int isum = Int8Dot.Dot(ref Unsafe.As<byte, sbyte>(ref MemoryMarshal.GetReference(w[2..])),
-                                   ref Unsafe.As<byte, sbyte>(ref MemoryMarshal.GetReference(a[2..])), QK);
-            sum += isum * (Fp16.Read(w) * Fp16.Read(a));
-        }
-        return sum;
-    }
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        LegacyBlocks.DotQ8Portable(weights, activations, n, Bytes, 2);
 }

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
@@ -21,17 +19,7 @@ internal sealed unsafe class Q8_1Format() : TensorFormat(GgmlType.Q8_1)
 
     public override bool CanQuantize => true;
 
-    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst)
-    {
-        for (int b = 0; b < dst.Length / QK; b++)
-        {
-            var block = src.Slice(b * Bytes, Bytes);
-            float d = Fp16.Read(block);
-            var q = MemoryMarshal.Cast<byte, sbyte>(block[4..]);
-            var y = dst.Slice(b * QK, QK);
-            for (int j = 0; j < QK; j++) y[j] = q[j] * d;
-        }
-    }
+    public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) => LegacyBlocks.DequantizeQ8(src, dst, Bytes, 4);
 
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
@@ -47,11 +35,9 @@ internal sealed unsafe class Q8_1Format() : TensorFormat(GgmlType.Q8_1)
             {
                 float* x = px + b * QK;
                 byte* block = py + b * Bytes;
-                float d = Int8Dot.MaxAbs32(x) / 127;
-                float id = d != 0 ? 1.0f / d : 0.0f;
+                float d = LegacyBlocks.QuantizeQ8(x, block + 4, out int sum);
                 *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)d);
-                Avx.Store((sbyte*)block + 4, Int8Dot.Quantize32(x, id, awayFromZero: true, out int s0, out int s1));
-                *(ushort*)(block + 2) = BitConverter.HalfToUInt16Bits((Half)((s0 + s1) * d));
+                *(ushort*)(block + 2) = BitConverter.HalfToUInt16Bits((Half)(sum * d));
             }
         }
     }
@@ -61,20 +47,9 @@ internal sealed unsafe class Q8_1Format() : TensorFormat(GgmlType.Q8_1)
     {
         for (int b = 0; b < src.Length / QK; b++)
         {
-            var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            float amax = 0;
-            for (int j = 0; j < QK; j++) amax = Math.Max(amax, MathF.Abs(x[j]));
-            float d = amax / 127;
-            float id = d != 0 ? 1.0f / d : 0.0f;
+            float d = LegacyBlocks.QuantizeQ8(src.Slice(b * QK, QK), block[4..], out int sum);
             Fp16.Write(block, d);
-            int sum = 0;
-            for (int j = 0; j < QK; j++)
-            {
-                var q = (sbyte)MathF.Round(x[j] * id, MidpointRounding.AwayFromZero);
-                block[4 + j] = (byte)q;
-                sum += q;
-            }
             Fp16.Write(block[2..], sum * d);
         }
     }
@@ -96,17 +71,6 @@ internal sealed unsafe class Q8_1Format() : TensorFormat(GgmlType.Q8_1)
     }
 
     /// <summary>The portable kernel (also the reference the SIMD kernel is tested against).</summary>
-    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n)
-    {
-        float sum = 0;
-        for (int b = 0; b < n / QK; b++)
-        {
-            var w = weights.Slice(b * Bytes, Bytes);
-            var a = activations.Slice(b * Bytes, Bytes);
-            int isum = Int8Dot.Dot(ref Unsafe.As<byte, sbyte>(ref MemoryMarshal.GetReference(w[4..])),
-                                   ref Unsafe.As<byte, sbyte>(ref MemoryMarshal.GetReference(a[4..])), QK);
-            sum += isum * (Fp16.Read(w) * Fp16.Read(a));
-        }
-        return sum;
-    }
+    internal static float DotPortable(ReadOnlySpan<byte> weights, ReadOnlySpan<byte> activations, int n) =>
+        LegacyBlocks.DotQ8Portable(weights, activations, n, Bytes, 4);
 }

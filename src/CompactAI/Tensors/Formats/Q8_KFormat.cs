@@ -85,13 +85,8 @@ internal sealed unsafe class Q8_KFormat() : TensorFormat(GgmlType.Q8_K)
         {
             var x = src.Slice(b * QK, QK);
             var block = dst.Slice(b * Bytes, Bytes);
-            float max = 0, amax = 0;
-            for (int j = 0; j < QK; j++)
-            {
-                float ax = MathF.Abs(x[j]);
-                if (ax > amax) { amax = ax; max = x[j]; }
-            }
-            if (amax == 0)
+            float max = BlockStats.SignedAbsMax(x);
+            if (max == 0)
             {
                 block.Clear();
                 continue;

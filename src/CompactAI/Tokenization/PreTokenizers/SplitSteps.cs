@@ -115,20 +115,7 @@ internal sealed class Gpt2SplitStep : SplitStep
 
                 int spaces = 0;
                 while ((piece.FlagsAt(pos + spaces) & CodepointFlags.Whitespace) != 0) spaces++;
-                if (spaces > 1 && pos + spaces < piece.End)
-                {
-                    // \s+(?!\S): the last whitespace goes with what follows.
-                    pos += spaces - 1;
-                    piece.Add(pos);
-                    continue;
-                }
-                if (spaces > 0)
-                {
-                    pos += spaces;
-                    piece.Add(pos);
-                    continue;
-                }
-                piece.Add(++pos);
+                pos = piece.AddWhitespaceRun(pos, spaces);
             }
         }
     }
@@ -222,20 +209,7 @@ internal sealed class Llama3SplitStep(int maxDigits) : SplitStep
                     piece.Add(pos);
                     continue;
                 }
-                if (spaces > 1 && pos + spaces < piece.End)
-                {
-                    // \s+(?!\S)
-                    pos += spaces - 1;
-                    piece.Add(pos);
-                    continue;
-                }
-                if (spaces > 0)
-                {
-                    pos += spaces;
-                    piece.Add(pos);
-                    continue;
-                }
-                piece.Add(++pos);
+                pos = piece.AddWhitespaceRun(pos, spaces);
             }
         }
     }
@@ -264,6 +238,20 @@ internal struct Piece(int[] codepoints, CodepointFlags[] flags, int begin, int e
         if (length > 0) output.Add(length);
         _previousEnd = pos;
         return length;
+    }
+
+    /// <summary>
+    /// Ends the sub-piece after the run of <paramref name="spaces"/> whitespace code points at <paramref name="pos"/>:
+    /// <c>\s+(?!\S)</c> (the last whitespace goes with what follows) when more follows, else <c>\s+</c>; a single code point
+    /// when there is no whitespace (it matched nothing). Returns the new position.
+    /// </summary>
+    public int AddWhitespaceRun(int pos, int spaces)
+    {
+        if (spaces > 1 && pos + spaces < End) pos += spaces - 1;
+        else if (spaces > 0) pos += spaces;
+        else pos++;
+        Add(pos);
+        return pos;
     }
 
     /// <summary><c>[^\s\p{L}\p{N}]</c> inside the piece.</summary>
