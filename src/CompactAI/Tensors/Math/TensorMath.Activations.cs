@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Numerics.Tensors;
 
 namespace CompactAI.Tensors;
@@ -88,13 +89,45 @@ public static partial class TensorMath
     public static void RoundToHalf(ReadOnlySpan<float> x, Span<float> destination)
     {
         CheckDestination(x, destination, nameof(x), nameof(destination));
-        // Vectorised conversions through a small stack buffer, in chunks.
-        Span<Half> tmp = stackalloc Half[256];
-        for (int i = 0; i < x.Length; i += 256)
+        RoundToHalfUnchecked(x, destination);
+    }
+
+    /// <summary>
+    /// Rounding to half precision in registers: where every lane is zero or a normal half (2⁻¹⁴ ≤ |x| &lt; 65520),
+    /// rounding to nearest-even at mantissa bit 13 is u + 0xFFF + ((u &gt;&gt; 13) &amp; 1), then clearing the low 13 bits
+    /// (a carry into the exponent is the correct result). Other lanes (half subnormals, overflow, NaN) go through
+    /// <see cref="Half"/>. The attention kernel calls this once per cached position, so it must not cost a library call.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    internal static void RoundToHalfUnchecked(ReadOnlySpan<float> x, Span<float> destination)
+    {
+        int n = x.Length, i = 0;
+        ref float src = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref float dst = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(destination);
+        if (System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)
         {
-            int n = Math.Min(256, x.Length - i);
-            TensorPrimitives.ConvertToHalf(x.Slice(i, n), tmp[..n]);
-            TensorPrimitives.ConvertToSingle(tmp[..n], destination.Slice(i, n));
+            var absMask = System.Runtime.Intrinsics.Vector256.Create(0x7FFFFFFFu);
+            var minNormal = System.Runtime.Intrinsics.Vector256.Create(0x38800000u);
+            var overflow = System.Runtime.Intrinsics.Vector256.Create(0x477FF000u);
+            var bias = System.Runtime.Intrinsics.Vector256.Create(0x00000FFFu);
+            var one = System.Runtime.Intrinsics.Vector256.Create(1u);
+            var keep = System.Runtime.Intrinsics.Vector256.Create(0xFFFFE000u);
+            for (; i + 8 <= n; i += 8)
+            {
+                var u = System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref src, (nuint)i).AsUInt32();
+                var a = u & absMask;
+                var outside = (System.Runtime.Intrinsics.Vector256.LessThan(a, minNormal) & ~System.Runtime.Intrinsics.Vector256.Equals(a, System.Runtime.Intrinsics.Vector256<uint>.Zero))
+                              | System.Runtime.Intrinsics.Vector256.GreaterThanOrEqual(a, overflow);
+                if (outside != System.Runtime.Intrinsics.Vector256<uint>.Zero)
+                {
+                    for (int j = i; j < i + 8; j++)
+                        System.Runtime.CompilerServices.Unsafe.Add(ref dst, j) = (float)(Half)System.Runtime.CompilerServices.Unsafe.Add(ref src, j);
+                    continue;
+                }
+                var r = (u + bias + ((u >> 13) & one)) & keep;
+                r.AsSingle().StoreUnsafe(ref dst, (nuint)i);
+            }
         }
+        for (; i < n; i++) System.Runtime.CompilerServices.Unsafe.Add(ref dst, i) = (float)(Half)System.Runtime.CompilerServices.Unsafe.Add(ref src, i);
     }
 }
