@@ -4,12 +4,11 @@ using CompactAI.Tokenization;
 
 namespace CompactAI.Tests.Tokenization;
 
-public sealed class BpeTokenizerTests
+public sealed class BpeTokenizerTests : TokenizerVectorConformance
 {
-    private const string VocabName = "ggml-vocab-gpt-2.gguf";
+    private const string Vocab = "ggml-vocab-gpt-2.gguf";
 
-    private static readonly Lazy<BpeTokenizer> Gpt2 = new(() => Load(TestData.TokenizerVectors(VocabName)));
-    private static readonly Lazy<(string[] Inputs, int[][] Expected)> Vectors = new(() => TokenizerVectors.Read(VocabName));
+    private static readonly Lazy<BpeTokenizer> Gpt2 = new(() => Load(TestData.TokenizerVectors(Vocab)));
 
     private static BpeTokenizer Load(string path)
     {
@@ -17,28 +16,13 @@ public sealed class BpeTokenizerTests
         return BpeTokenizer.FromGguf(file);
     }
 
-    public static TheoryData<int> CaseIndices() => TokenizerVectors.CaseIndices(Vectors.Value.Inputs.Length);
-
-    [Fact]
-    public void VectorFileHasAllCases()
-    {
-        Assert.Equal(46, Vectors.Value.Inputs.Length);
-    }
-
-    [Theory]
-    [MemberData(nameof(CaseIndices))]
-    public void EncodesGpt2VectorsLikeLlamaCpp(int index)
-    {
-        string input = Vectors.Value.Inputs[index];
-        var ids = Gpt2.Value.Encode(input, addSpecial: false, parseSpecial: false);
-        Assert.Equal(Vectors.Value.Expected[index], ids);
-    }
+    protected override string VocabName => Vocab;
 
     [Theory]
     [MemberData(nameof(CaseIndices))]
     public void DecodeOfEncodeGivesTheTextBackForGpt2Vectors(int index)
     {
-        string input = Vectors.Value.Inputs[index];
+        string input = Vectors.Inputs[index];
         var t = Gpt2.Value;
         Assert.Equal(input, t.Decode(t.Encode(input, addSpecial: false)));
     }
@@ -64,7 +48,7 @@ public sealed class BpeTokenizerTests
     [Fact]
     public void FromGgufDispatchesOnTheModelKey()
     {
-        using var file = GgufFile.Open(TestData.TokenizerVectors(VocabName));
+        using var file = GgufFile.Open(TestData.TokenizerVectors(Vocab));
         Assert.IsType<BpeTokenizer>(ModelTokenizer.FromGguf(file));
     }
 
@@ -91,7 +75,7 @@ public sealed class BpeTokenizerTests
         try
         {
             var writer = new GgufWriter();
-            using (var source = GgufFile.Open(TestData.TokenizerVectors(VocabName)))
+            using (var source = GgufFile.Open(TestData.TokenizerVectors(Vocab)))
             {
                 foreach (var (key, value) in source.Metadata)
                     if (key is not ("tokenizer.ggml.merges" or GgufFile.AlignmentKey)) writer.Add(key, value);

@@ -4,13 +4,12 @@ using CompactAI.Tokenization;
 
 namespace CompactAI.Tests.Tokenization;
 
-public sealed class SentencePieceTokenizerTests
+public sealed class SentencePieceTokenizerTests : TokenizerVectorConformance
 {
-    private const string VocabName = "ggml-vocab-llama-spm.gguf";
+    private const string Vocab = "ggml-vocab-llama-spm.gguf";
 
-    private static readonly Lazy<SentencePieceTokenizer> LlamaSpm = new(() => Load(Path.Combine(VectorsDir, VocabName)));
+    private static readonly Lazy<SentencePieceTokenizer> LlamaSpm = new(() => Load(Path.Combine(VectorsDir, Vocab)));
     private static readonly Lazy<SentencePieceTokenizer> Stories = new(() => Load(Path.Combine(SharedDir, "models", "stories260K.gguf")));
-    private static readonly Lazy<(string[] Inputs, int[][] Expected)> Vectors = new(() => TokenizerVectors.Read(VocabName));
 
     private static string SharedDir => TestData.SharedDir;
 
@@ -22,28 +21,13 @@ public sealed class SentencePieceTokenizerTests
         return SentencePieceTokenizer.FromGguf(file);
     }
 
-    public static TheoryData<int> CaseIndices() => TokenizerVectors.CaseIndices(Vectors.Value.Inputs.Length);
-
-    [Fact]
-    public void VectorFileHasAllCases()
-    {
-        Assert.Equal(46, Vectors.Value.Inputs.Length);
-    }
-
-    [Theory]
-    [MemberData(nameof(CaseIndices))]
-    public void EncodesLikeLlamaCpp(int index)
-    {
-        string input = Vectors.Value.Inputs[index];
-        var ids = LlamaSpm.Value.Encode(input, addSpecial: false, parseSpecial: false);
-        Assert.Equal(Vectors.Value.Expected[index], ids);
-    }
+    protected override string VocabName => Vocab;
 
     [Theory]
     [MemberData(nameof(CaseIndices))]
     public void DecodeOfEncodeGivesTheTextWithTheSpacePrefix(int index)
     {
-        string input = Vectors.Value.Inputs[index];
+        string input = Vectors.Inputs[index];
         var tokenizer = LlamaSpm.Value;
         Assert.True(tokenizer.AddSpacePrefix);
         string decoded = tokenizer.Decode(tokenizer.Encode(input, addSpecial: false));
@@ -78,7 +62,7 @@ public sealed class SentencePieceTokenizerTests
     [Fact]
     public void FromGgufDispatchesOnTheModelKey()
     {
-        using var file = GgufFile.Open(Path.Combine(VectorsDir, VocabName));
+        using var file = GgufFile.Open(Path.Combine(VectorsDir, Vocab));
         Assert.IsType<SentencePieceTokenizer>(ModelTokenizer.FromGguf(file));
     }
 
@@ -195,7 +179,7 @@ public sealed class SentencePieceTokenizerTests
     public void LongTextRoundTrips()
     {
         var t = LlamaSpm.Value;
-        string text = string.Concat(Enumerable.Repeat(string.Join("\n", Vectors.Value.Inputs), 40));
+        string text = string.Concat(Enumerable.Repeat(string.Join("\n", Vectors.Inputs), 40));
         var ids = t.Encode(text, addSpecial: false);
         Assert.Equal(" " + text, t.Decode(ids));
     }
