@@ -32,7 +32,7 @@ extern "C" {
 #endif
 
 /** ABI version: bumped on any incompatible change. The managed loader refuses other versions. */
-#define CAI_VERSION 1
+#define CAI_VERSION 2
 
 /** Weight type ids accepted by cai_matmul_rows: GGUF's ggml type ids. */
 enum cai_type {
@@ -108,6 +108,16 @@ CAI_API float cai_dot_q6_k_q8_k(int n, const void* w, const void* a);
  */
 CAI_API int cai_matmul_rows(int wtype, const void* w, size_t row_bytes, int col, int row_start, int row_end,
                             const void* act, size_t act_row_bytes, int batch, float* y, int y_stride);
+
+/**
+ * One query row of causal attention over one KV head, as llama.cpp's CPU flash attention computes it with an F16 cache:
+ * for t in [first, len), s_t = (q·k_t)·scale (then softcap·tanh(s_t) when softcap > 0); an online softmax keeps the
+ * running Σ e^(s_t − max)·v_t in half precision, rounded after every update, and out = that sum / Σ e^(s_t − max).
+ * q (head_dim floats) is already scaled and rounded to half as the caller wants; keys are [len × head_dim], values
+ * [len × value_dim]; acc is value_dim floats of scratch.
+ */
+CAI_API void cai_attend_f16acc(const float* q, const float* keys, const float* values, int head_dim, int value_dim,
+                               int first, int len, float scale, float softcap, float* acc, float* out);
 
 #ifdef __cplusplus
 }

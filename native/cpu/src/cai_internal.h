@@ -120,14 +120,8 @@ CAI_DECLARE_DOT(cai_q6_k)
 
 /* y[k] = dot(w, a + k·stride) for four activation rows (batched matmuls); x86 only. */
 typedef void (*cai_dot_x4_fn)(int n, const void* w, const void* a, size_t stride, float* y);
-CAI_HIDDEN void cai_q4_0_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
-CAI_HIDDEN void cai_q4_0_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
-CAI_HIDDEN void cai_q8_0_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
-CAI_HIDDEN void cai_q8_0_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q4_1_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q4_1_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
-CAI_HIDDEN void cai_q5_0_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
-CAI_HIDDEN void cai_q5_0_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q5_1_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q5_1_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q2_k_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
@@ -138,11 +132,22 @@ CAI_HIDDEN void cai_q4_k_x4_avx2(int n, const void* w, const void* a, size_t str
 CAI_HIDDEN void cai_q4_k_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q5_k_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q5_k_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
-/* y[k] = dot(w + k·row_bytes, a) for four weight rows (matrix-vector products); x86 only. */
-typedef void (*cai_dot_r4_fn)(int n, const void* w, size_t row_bytes, const void* a, float* y);
-CAI_HIDDEN void cai_q4_0_r4_avx2(int n, const void* w, size_t row_bytes, const void* a, float* y);
-CAI_HIDDEN void cai_q4_0_r4_vnni(int n, const void* w, size_t row_bytes, const void* a, float* y);
 CAI_HIDDEN void cai_q6_k_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q6_k_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
+
+/*
+ * Register tiles of the signed 32-block formats (Q4_0, Q5_0, Q8_0 against Q8_0), x86 only: for weight rows i < rm and
+ * activation rows j < rn (1 ≤ rm, rn ≤ 4), y[j·y_stride + i] = dot(w + i·row_bytes, a + j·act_row_bytes).
+ */
+typedef void (*cai_tile_fn)(int n, const void* w, size_t row_bytes, const void* a, size_t act_row_bytes, float* y,
+                            size_t y_stride, int rm, int rn);
+#define CAI_DECLARE_TILE(name)                                                                                          \
+    CAI_HIDDEN void name##_avx2(int n, const void* w, size_t row_bytes, const void* a, size_t act_row_bytes, float* y, \
+                                size_t y_stride, int rm, int rn);                                                     \
+    CAI_HIDDEN void name##_vnni(int n, const void* w, size_t row_bytes, const void* a, size_t act_row_bytes, float* y, \
+                                size_t y_stride, int rm, int rn);
+CAI_DECLARE_TILE(cai_q4_0_tile)
+CAI_DECLARE_TILE(cai_q5_0_tile)
+CAI_DECLARE_TILE(cai_q8_0_tile)
 
 #endif

@@ -91,6 +91,7 @@ float cai_q8_0_scalar(int n, const void* w, const void* a)
 #define CAI_FN(name) name##_avx2
 #define CAI_DPBUSD(acc, u, s) _mm256_add_epi32((acc), _mm256_madd_epi16(_mm256_maddubs_epi16((u), (s)), _mm256_set1_epi16(1)))
 #include "dot_legacy_x86.inc"
+#include "tile_q0_x86.inc"
 #undef CAI_FN
 #undef CAI_DPBUSD
 
@@ -105,6 +106,7 @@ float cai_q8_0_scalar(int n, const void* w, const void* a)
 #define CAI_FN(name) name##_vnni
 #define CAI_DPBUSD(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
 #include "dot_legacy_x86.inc"
+#include "tile_q0_x86.inc"
 #undef CAI_FN
 #undef CAI_DPBUSD
 #if defined(__clang__)

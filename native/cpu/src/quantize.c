@@ -1,6 +1,7 @@
 /*
  * Activation quantizers, byte-identical to ggml's reference quantizers and to the managed Q8_0/Q8_1/Q8_K formats.
- * Kept scalar: they touch each activation once per matmul, and exactness matters more than speed here.
+ * Q8_0 (the activations of Q4_0/Q5_0/Q8_0 weights, quantized for every matmul of a prompt) has an AVX2 body that rounds
+ * exactly as the scalar one; the others are scalar.
  * Conversions mirror .NET's semantics: float → int conversions saturate (never undefined behaviour).
  */
 #include "cai_internal.h"
@@ -25,6 +26,52 @@ static inline float block_amax(const float* x)
     return amax;
 }
 
+#if CAI_X86 && defined(__AVX2__)
+/* Eight values × id rounded half away from zero, saturated to [−128, 127], NaN → 0: round_away_i8 lane by lane. */
+static inline __m256i round_away_i32x8(__m256 v)
+{
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = _mm256_andnot_ps(sign_bit, _mm256_sub_ps(v, t)); /* |v − trunc(v)|, exact */
+    __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign_bit));
+    __m256 r = _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), one));
+    r = _mm256_and_ps(r, _mm256_cmp_ps(v, v, _CMP_ORD_Q)); /* NaN → 0 */
+    r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-128.0f)), _mm256_set1_ps(127.0f));
+    return _mm256_cvttps_epi32(r);
+}
+
+/* 32 int32 in four vectors → 32 int8 in order. */
+static inline __m256i pack_i8x32(__m256i a, __m256i b, __m256i c, __m256i d)
+{
+    __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
+    return _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+void cai_quantize_row_q8_0(const float* x, void* y, int n)
+{
+    uint8_t* out = y;
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    for (int b = 0; b < n / QK; b++, x += QK, out += Q8_0_BYTES) {
+        __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8), v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+        /* max(|x|, m) keeps m where |x| is NaN, as the scalar loop ignores NaNs. */
+        __m256 m = _mm256_max_ps(_mm256_and_ps(v0, abs_mask), _mm256_setzero_ps());
+        m = _mm256_max_ps(_mm256_and_ps(v1, abs_mask), m);
+        m = _mm256_max_ps(_mm256_and_ps(v2, abs_mask), m);
+        m = _mm256_max_ps(_mm256_and_ps(v3, abs_mask), m);
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        float d = _mm_cvtss_f32(h) / 127;
+        float id = d != 0 ? 1.0f / d : 0.0f;
+        uint16_t hd = cai_f32_to_f16(d);
+        memcpy(out, &hd, 2);
+        __m256 vid = _mm256_set1_ps(id);
+        __m256i q = pack_i8x32(round_away_i32x8(_mm256_mul_ps(v0, vid)), round_away_i32x8(_mm256_mul_ps(v1, vid)),
+                               round_away_i32x8(_mm256_mul_ps(v2, vid)), round_away_i32x8(_mm256_mul_ps(v3, vid)));
+        _mm256_storeu_si256((__m256i*)(out + 2), q);
+    }
+}
+#else
 void cai_quantize_row_q8_0(const float* x, void* y, int n)
 {
     uint8_t* out = y;
@@ -36,6 +83,7 @@ void cai_quantize_row_q8_0(const float* x, void* y, int n)
         for (int j = 0; j < QK; j++) out[2 + j] = (uint8_t)round_away_i8(x[j] * id);
     }
 }
+#endif
 
 void cai_quantize_row_q8_1(const float* x, void* y, int n)
 {

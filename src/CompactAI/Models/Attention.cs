@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using CompactAI.Inference;
 using CompactAI.Tensors;
+using CompactAI.Tensors.Native;
 using CompactAI.Threading;
 
 namespace CompactAI.Models;
@@ -19,6 +20,9 @@ namespace CompactAI.Models;
 /// </summary>
 internal sealed class Attention : IParallelJob
 {
+    /// <summary>Whether the native loop runs (a SIMD build of the library is loaded), read once.</summary>
+    private static readonly bool s_native = NativeKernels.IsAccelerated;
+
     private readonly WorkerPool _pool;
     private readonly int _heads, _kvHeads, _headDim, _valueDim;
     private readonly float _preScale, _scale, _softcap;
@@ -83,32 +87,55 @@ internal sealed class Attention : IParallelJob
             {
                 TensorMath.RoundToHalf(_q.AsSpan(item * hd, hd), q);
             }
-            acc.Clear();
-            float max = float.NegativeInfinity, sum = 0;
-            for (int t = first; t < len; t++)
-            {
-                float s = Dot(q, keys.Slice(t * hd, hd)) * _scale;
-                if (_softcap > 0) s = _softcap * MathF.Tanh(s);
-                float weight = 1;
-                if (s > max)
-                {
-                    // A new maximum: rescale what was accumulated so far by e^(old max − new max).
-                    float rescale = MathF.Exp(max - s);
-                    max = s;
-                    TensorPrimitives.Multiply(acc, rescale, acc);
-                    TensorMath.RoundToHalf(acc, acc);
-                    sum *= rescale;
-                }
-                else
-                {
-                    weight = MathF.Exp(s - max);
-                }
-                Axpy(weight, values.Slice(t * vd, vd), acc);
-                TensorMath.RoundToHalf(acc, acc);
-                sum += weight;
-            }
-            TensorPrimitives.Divide(acc, sum, _out.AsSpan(item * vd, vd));
+            var output = _out.AsSpan(item * vd, vd);
+            if (s_native) AttendNative(q, keys, values, first, len, _scale, _softcap, acc, output);
+            else AttendManaged(q, keys, values, first, len, _scale, _softcap, acc, output);
         }
+    }
+
+    /// <summary>
+    /// One query row over positions [first, len) of one KV head: the online softmax with the F16 running sum.
+    /// <paramref name="q"/> is already scaled and rounded; <paramref name="acc"/> is value-dim scratch.
+    /// </summary>
+    internal static void AttendManaged(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int first, int len,
+        float scale, float softcap, Span<float> acc, Span<float> output)
+    {
+        int hd = q.Length, vd = acc.Length;
+        acc.Clear();
+        float max = float.NegativeInfinity, sum = 0;
+        for (int t = first; t < len; t++)
+        {
+            float s = Dot(q, keys.Slice(t * hd, hd)) * scale;
+            if (softcap > 0) s = softcap * MathF.Tanh(s);
+            float weight = 1;
+            if (s > max)
+            {
+                // A new maximum: rescale what was accumulated so far by e^(old max − new max).
+                float rescale = MathF.Exp(max - s);
+                max = s;
+                TensorPrimitives.Multiply(acc, rescale, acc);
+                TensorMath.RoundToHalf(acc, acc);
+                sum *= rescale;
+            }
+            else
+            {
+                weight = MathF.Exp(s - max);
+            }
+            Axpy(weight, values.Slice(t * vd, vd), acc);
+            TensorMath.RoundToHalf(acc, acc);
+            sum += weight;
+        }
+        TensorPrimitives.Divide(acc, sum, output);
+    }
+
+    /// <summary><see cref="AttendManaged"/> in C, where the half rounding is one F16C round trip per eight values.</summary>
+    internal static unsafe void AttendNative(ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, int first, int len,
+        float scale, float softcap, Span<float> acc, Span<float> output)
+    {
+        if (keys.Length < len * q.Length || values.Length < len * acc.Length || output.Length < acc.Length)
+            throw new ArgumentException("The keys, values or output are shorter than the positions and dimensions need.");
+        fixed (float* pq = q, pk = keys, pv = values, pacc = acc, pout = output)
+            NativeKernels.Attend(pq, pk, pv, q.Length, acc.Length, first, len, scale, softcap, pacc, pout);
     }
 
     /// <summary>Σ a[i]·b[i] for short vectors (a head: 8–256 floats), without a library call per position.</summary>

@@ -14,6 +14,7 @@ internal sealed unsafe class MatMul : IParallelJob
 {
     private readonly WorkerPool _pool;
     private byte[] _activations = Array.Empty<byte>();
+    private readonly QuantizeRows _quantize = new();
 
     // Per-dispatch state (set by Compute, read by Execute on the workers).
     private WeightMatrix _w;
@@ -41,11 +42,14 @@ internal sealed unsafe class MatMul : IParallelJob
             }
             long needed = actRowBytes * batch;
             if (_activations.Length < needed) _activations = GC.AllocateUninitializedArray<byte>((int)needed, pinned: true);
-            for (int b = 0; b < batch; b++)
+            fixed (byte* pa = _activations)
             {
-                actFormat.Quantize(new ReadOnlySpan<float>(px + (long)b * w.Columns, w.Columns), _activations.AsSpan((int)(b * actRowBytes), (int)actRowBytes));
+                // A prompt's rows are quantized in parallel too: on one thread this was a tenth of prompt time.
+                _quantize.Set(actFormat, px, w.Columns, pa, actRowBytes);
+                _pool.Run(_quantize, batch);
+                _quantize.Clear();
+                Dispatch(w, pa, actRowBytes, py, batch);
             }
-            fixed (byte* pa = _activations) Dispatch(w, pa, actRowBytes, py, batch);
         }
     }
 
@@ -83,6 +87,38 @@ internal sealed unsafe class MatMul : IParallelJob
                 var act = new ReadOnlySpan<byte>(_act + b * _actRowBytes, (int)_actRowBytes);
                 _y[(long)b * rows + r] = format.Dot(row, act, n);
             }
+        }
+    }
+
+    /// <summary>Quantizes activation rows [start, end) into the activation format.</summary>
+    private sealed class QuantizeRows : IParallelJob
+    {
+        private TensorFormat? _format;
+        private float* _x;
+        private int _columns;
+        private byte* _dst;
+        private long _dstRowBytes;
+
+        public void Set(TensorFormat format, float* x, int columns, byte* dst, long dstRowBytes)
+        {
+            _format = format;
+            _x = x;
+            _columns = columns;
+            _dst = dst;
+            _dstRowBytes = dstRowBytes;
+        }
+
+        public void Clear()
+        {
+            _format = null;
+            _x = null;
+            _dst = null;
+        }
+
+        public void Execute(int start, int end)
+        {
+            for (int b = start; b < end; b++)
+                _format!.Quantize(new ReadOnlySpan<float>(_x + (long)b * _columns, _columns), new Span<byte>(_dst + b * _dstRowBytes, (int)_dstRowBytes));
         }
     }
 }

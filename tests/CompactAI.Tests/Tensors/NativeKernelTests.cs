@@ -142,21 +142,23 @@ public sealed class NativeKernelTests
         long rowBytes = managed.RowBytes(n), actRowBytes = act.RowBytes(n);
         var w = new byte[rows * rowBytes];
         for (int r = 0; r < rows; r++) managed.Quantize(Gaussian(n, seed: r, scale: 1 + r), w.AsSpan((int)(r * rowBytes), (int)rowBytes));
-        foreach (int batch in new[] { 1, 2, 5, 8 })
+        // Batches and row ranges that reach every tile shape of the register-tiled formats (1–4 rows × 1–4 columns).
+        foreach (int batch in new[] { 1, 2, 3, 5, 6, 7, 8 })
+        foreach (var (lo, hi) in new[] { (2, 11), (1, 12), (2, 12), (0, rows) })
         {
             var x = Gaussian(batch * n, seed: 99 + batch);
             var qa = new byte[batch * actRowBytes];
             for (int b = 0; b < batch; b++) act.Quantize(x.AsSpan(b * n, n), qa.AsSpan((int)(b * actRowBytes), (int)actRowBytes));
             ForEachIsa(isa =>
             {
-                // A middle range of rows into a wider output: rows outside [2, 11) and the padding stay untouched.
+                // A range of rows into a wider output: rows outside [lo, hi) and the padding stay untouched.
                 const int stride = rows + 3;
                 var y = new float[batch * stride];
                 Array.Fill(y, float.NaN);
                 fixed (byte* pw = w, pa = qa)
                 fixed (float* py = y)
                 {
-                    Assert.True(NativeKernels.MatMulRows(type, pw, rowBytes, n, 2, 11, pa, actRowBytes, batch, py, stride));
+                    Assert.True(NativeKernels.MatMulRows(type, pw, rowBytes, n, lo, hi, pa, actRowBytes, batch, py, stride));
                 }
                 for (int b = 0; b < batch; b++)
                 {
@@ -164,21 +166,30 @@ public sealed class NativeKernelTests
                     for (int r = 0; r < stride; r++)
                     {
                         float got = y[b * stride + r];
-                        if (r < 2 || r >= 11)
+                        if (r < lo || r >= hi)
                         {
                             Assert.True(float.IsNaN(got), $"row {r} written");
                             continue;
                         }
                         var wrow = w.AsSpan((int)(r * rowBytes), (int)rowBytes);
-                        Assert.Equal(native.Dot(wrow, arow, n), got); // the same kernel, bit for bit
-                        float expected = managed.Dot(wrow, arow, n);
                         double tol = 1e-6 * Magnitude(managed, wrow.ToArray(), act, arow.ToArray(), n);
+                        float single = native.Dot(wrow, arow, n);
+                        // Below four rows every product is the single-row kernel's, bit for bit; register tiles (four
+                        // or more rows of Q4_0/Q5_0/Q8_0 on x86) sum each pair with one accumulator instead of two.
+                        if (batch < 4 || isa == 0 || !TiledTypes.Contains(type))
+                            Assert.Equal(single, got);
+                        else
+                            Assert.True(Math.Abs(single - got) <= tol, $"{type} isa {isa} batch {batch} row {r}: tile {got} vs row {single}");
+                        float expected = managed.Dot(wrow, arow, n);
                         Assert.True(Math.Abs(expected - got) <= tol, $"{type} isa {isa} batch {batch} row {r}: {got} vs {expected}");
                     }
                 }
             });
         }
     }
+
+    /// <summary>The formats whose batched products run in register tiles (<c>tile_q0_x86.inc</c>).</summary>
+    private static readonly GgmlType[] TiledTypes = [GgmlType.Q4_0, GgmlType.Q5_0, GgmlType.Q8_0];
 
     [NativeFact]
     public unsafe void MatMulRowsRefusesUnsupportedInput()

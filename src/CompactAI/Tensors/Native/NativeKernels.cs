@@ -20,12 +20,13 @@ internal static unsafe class NativeKernels
     public const string LibraryName = "compactai_cpu";
 
     /// <summary>The ABI version this assembly was written against (<c>CAI_VERSION</c>).</summary>
-    public const int ExpectedVersion = 1;
+    public const int ExpectedVersion = 2;
 
     private static readonly delegate* unmanaged[SuppressGCTransition]<int, void*, void*, float>[] s_dots =
         new delegate* unmanaged[SuppressGCTransition]<int, void*, void*, float>[16];
     private static readonly delegate* unmanaged<float*, void*, int, void>[] s_quantizers = new delegate* unmanaged<float*, void*, int, void>[16];
     private static readonly delegate* unmanaged<int, void*, nuint, int, int, int, void*, nuint, int, float*, int, int> s_matmulRows;
+    private static readonly delegate* unmanaged<float*, float*, float*, int, int, int, int, float, float, float*, float*, void> s_attend;
     private static readonly delegate* unmanaged<int, int> s_setMaxIsa;
     private static readonly delegate* unmanaged<int> s_isa;
 
@@ -62,6 +63,7 @@ internal static unsafe class NativeKernels
             s_quantizers[(int)GgmlType.Q8_1] = (delegate* unmanaged<float*, void*, int, void>)Export(handle, "cai_quantize_row_q8_1");
             s_quantizers[(int)GgmlType.Q8_K] = (delegate* unmanaged<float*, void*, int, void>)Export(handle, "cai_quantize_row_q8_k");
             s_matmulRows = (delegate* unmanaged<int, void*, nuint, int, int, int, void*, nuint, int, float*, int, int>)Export(handle, "cai_matmul_rows");
+            s_attend = (delegate* unmanaged<float*, float*, float*, int, int, int, int, float, float, float*, float*, void>)Export(handle, "cai_attend_f16acc");
             s_setMaxIsa = (delegate* unmanaged<int, int>)Export(handle, "cai_set_max_isa");
             s_isa = (delegate* unmanaged<int>)Export(handle, "cai_isa");
             Features = Marshal.PtrToStringUTF8(((delegate* unmanaged<nint>)Export(handle, "cai_features"))()) ?? "";
@@ -122,6 +124,14 @@ internal static unsafe class NativeKernels
     public static bool MatMulRows(GgmlType type, byte* w, long rowBytes, int columns, int rowStart, int rowEnd,
         byte* act, long actRowBytes, int batch, float* y, int yStride) =>
         s_matmulRows((int)type, w, (nuint)rowBytes, columns, rowStart, rowEnd, act, (nuint)actRowBytes, batch, y, yStride) == 0;
+
+    /// <summary>
+    /// One query row of attention over one KV head with an F16 running sum (<c>cai_attend_f16acc</c>): the same
+    /// arithmetic as the managed <see cref="Models.Attention"/> loop. <see cref="IsAvailable"/> must hold.
+    /// </summary>
+    public static void Attend(float* q, float* keys, float* values, int headDim, int valueDim, int first, int length,
+        float scale, float softcap, float* scratch, float* output) =>
+        s_attend(q, keys, values, headDim, valueDim, first, length, scale, softcap, scratch, output);
 
     /// <summary>The instruction-set level in use: 0 scalar, 1 AVX2, 2 AVX-512 VNNI; −1 when unavailable.</summary>
     public static int Isa => IsAvailable ? s_isa() : -1;
