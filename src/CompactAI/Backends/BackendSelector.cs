@@ -17,25 +17,26 @@ internal static class BackendSelector
     /// <summary>The outcome: the device model (null for the CPU) and the one-line description that was logged.</summary>
     internal readonly record struct Choice(IDeviceModel? Device, string Description);
 
-    /// <summary>The CUDA provider when <c>CompactAI.Cuda</c> can be loaded, else null with the reason.</summary>
+    /// <summary>The provider type <paramref name="typeName"/> (assembly-qualified) when its assembly can be loaded, else null with the reason.</summary>
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicConstructors | DynamicallyAccessedMemberTypes.NonPublicConstructors,
         "CompactAI.Cuda.CudaDeviceProvider", "CompactAI.Cuda")]
     [UnconditionalSuppressMessage("Trimming", "IL2057", Justification = "The type is kept by the DynamicDependency above when its assembly is present.")]
-    internal static IDeviceProvider? FindCudaProvider(out string? reason)
+    internal static IDeviceProvider? FindProvider(string typeName, out string? reason)
     {
+        string assembly = typeName[(typeName.IndexOf(',') + 1)..].Trim();
         Type? type;
         try
         {
-            type = Type.GetType(CudaProviderTypeName, throwOnError: false);
+            type = Type.GetType(typeName, throwOnError: false);
         }
         catch (Exception e) when (e is FileLoadException or BadImageFormatException)
         {
-            reason = $"the CompactAI.Cuda assembly could not be loaded ({e.Message})";
+            reason = $"the {assembly} assembly could not be loaded ({e.Message})";
             return null;
         }
         if (type is null)
         {
-            reason = "the CompactAI.Cuda package is not referenced";
+            reason = $"the {assembly} package is not referenced";
             return null;
         }
         reason = null;
@@ -61,7 +62,7 @@ internal static class BackendSelector
         if (options.GpuLayers == 0) return new Choice(null, $"{cpu}: GpuLayers is 0");
 
         string? reason = null;
-        var provider = options.DeviceProvider ?? FindCudaProvider(out reason);
+        var provider = options.DeviceProvider ?? FindProvider(CudaProviderTypeName, out reason);
         if (provider is null)
         {
             if (options.Backend == ComputeBackend.Cuda) throw new BackendUnavailableException(ComputeBackend.Cuda, reason!);
