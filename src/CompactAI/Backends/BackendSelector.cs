@@ -57,7 +57,7 @@ internal static class BackendSelector
     private static Choice SelectCore(CompactModelOptions options, ModelConfig config, ModelWeights weights, int contextSize, int maxBatch)
     {
         int threads = options.Threads ?? Environment.ProcessorCount;
-        string cpu = $"the CPU ({threads} threads)";
+        string cpu = $"the CPU ({threads} thread{(threads == 1 ? "" : "s")})";
         if (options.Backend == ComputeBackend.Cpu) return new Choice(null, cpu);
         if (options.GpuLayers == 0) return new Choice(null, $"{cpu}: GpuLayers is 0");
 

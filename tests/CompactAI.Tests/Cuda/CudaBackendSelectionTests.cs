@@ -24,7 +24,7 @@ public sealed class CudaBackendSelectionTests
         var entry = Assert.Single(log.Entries);
         Assert.Equal(LogLevel.Information, entry.Level);
         Assert.Equal("CompactAI.CompactModel", entry.Category);
-        Assert.Contains("runs on the CPU (1 threads)", entry.Message);
+        Assert.Contains("runs on the CPU (1 thread)", entry.Message);
         Assert.Equal(model.BackendDescription, entry.Message[(entry.Message.IndexOf(" runs on ", StringComparison.Ordinal) + 9)..]);
     }
 
