@@ -54,7 +54,10 @@ public sealed class CudaBackend : IDisposable
         }
     }
 
-    /// <summary>Held by a forward pass for its whole run: the device's work is serialised, so sessions and models sharing it cannot interleave.</summary>
+    /// <summary>
+    /// Held by a forward pass for its whole run, and by uploads, allocations and frees: all work on the device is serialised, so
+    /// sessions and models sharing it cannot interleave. Re-entrant.
+    /// </summary>
     internal Lock Gate { get; } = new();
 
     /// <summary>"CUDA device #0 (NVIDIA L4, 22.5 GiB)", or the CPU accelerator's name in tests.</summary>
@@ -94,7 +97,11 @@ public sealed class CudaBackend : IDisposable
         MemoryBuffer1D<T, Stride1D.Dense> buffer;
         try
         {
-            buffer = Accelerator.Allocate1D<T>(length);
+            lock (Gate)
+            {
+                using var binding = Accelerator.BindScoped();
+                buffer = Accelerator.Allocate1D<T>(length);
+            }
         }
         catch (Exception e) when (e is OutOfMemoryException || (e is CudaException c && c.Error.ToString().Contains("OUT_OF_MEMORY", StringComparison.Ordinal)))
         {

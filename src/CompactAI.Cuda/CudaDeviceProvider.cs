@@ -36,11 +36,11 @@ internal sealed class CudaDeviceProvider : IDeviceProvider
     public IDeviceModel Load(DeviceLoadRequest request)
     {
         var (c, w, layers) = (request.Config, request.Weights, request.DeviceLayers);
-        if (UnsupportedTensor(c, w, layers) is { } unsupported)
-            throw new BackendUnavailableException(ComputeBackend.Cuda, $"the CUDA kernels do not decode {unsupported}.");
-        var backend = _acquire(request.DeviceIndex);
+        var backend = _acquire(request.DeviceIndex); // first: "no driver" is the more basic reason
         try
         {
+            if (UnsupportedTensor(c, w, layers) is { } unsupported)
+                throw new BackendUnavailableException(ComputeBackend.Cuda, $"the CUDA kernels do not decode {unsupported}.");
             long weights = DeviceMemoryEstimate.Weights(c, w, layers);
             long session = DeviceMemoryEstimate.KvCache(c, layers, request.ContextSize)
                            + DeviceMemoryEstimate.Scratch(c, request.ContextSize, request.MaxBatch, layers == c.BlockCount);

@@ -20,6 +20,7 @@ internal sealed class CudaForwardPass : IForwardPass
     private readonly Transformer? _tail;
     private readonly float[]? _residual;
     private KvCache? _hostCache;
+    private bool _disposed;
 
     public CudaForwardPass(CudaTransformer device, ModelConfig config, ModelWeights weights, int contextSize, int maxBatch, int threads, Action release)
     {
@@ -79,6 +80,8 @@ internal sealed class CudaForwardPass : IForwardPass
 
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         _pool?.Dispose();
         _device.Dispose();
         _release();

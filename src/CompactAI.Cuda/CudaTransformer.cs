@@ -47,6 +47,7 @@ internal sealed class CudaTransformer : IDisposable
         _preScale = config.ScaleQueryBeforeAttention ? config.AttentionScale : 1.0f;
         float scale = config.ScaleQueryBeforeAttention ? 1.0f : config.AttentionScale;
         _scale = config.AttentionSoftcap > 0 ? scale / config.AttentionSoftcap : scale;
+        using var scope = _backend.Gate.EnterScope();
         using var binding = _backend.Accelerator.BindScoped();
         try
         {

@@ -32,7 +32,7 @@ internal sealed class DeviceBuffer<T> : IDisposable where T : unmanaged
     {
         if (_disposed) return;
         _disposed = true;
-        _buffer.Dispose();
+        lock (_backend.Gate) _buffer.Dispose();
         _backend.Released(Bytes);
     }
 }

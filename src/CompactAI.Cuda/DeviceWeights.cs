@@ -28,6 +28,7 @@ internal sealed unsafe class DeviceWeights : IDisposable
         Backend = backend;
         Layers = layers;
         OutputOnDevice = layers == c.BlockCount;
+        using var scope = backend.Gate.EnterScope();
         using var binding = backend.Accelerator.BindScoped();
         try
         {
