@@ -14,10 +14,12 @@ internal static class Program
 
           generate  --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P]
                     [--min-p P] [--repeat-penalty R] [--seed S] [--stop TEXT] [--threads N] [--ctx N] [--chat] [--json]
+                    [--backend auto|cpu|cuda] [--gpu-layers N] [--device N]
           chat      --model PATH [--system TEXT] [--max-tokens N] [--temperature T] [--seed S]
           tokenize  --model PATH (--cases FILE | --text TEXT) [--bos]
-          inspect   --model PATH [--all]
+          inspect   --model PATH [--all] | --devices [--model PATH]
           bench     --model PATH [--threads N] [--prompt-tokens 128] [--gen-tokens 64] [--repetitions 3] [--json]
+                    [--backend auto|cpu|cuda] [--gpu-layers N] [--device N]
           quantize  IN.gguf OUT.gguf TYPE [--pure]          TYPE: F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S, Q6_K
           confidence --model PATH --prompt TEXT [--max-tokens N] [--json]
           calibrate --model PATH --data labelled.jsonl [--target-escalation R | --target-quality Q] [--out FILE]
@@ -61,7 +63,7 @@ internal static class Program
             Console.Error.WriteLine("compactai: cancelled");
             return 130;
         }
-        catch (Exception e) when (e is GgufFormatException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException
+        catch (Exception e) when (e is GgufFormatException or BackendUnavailableException or FileNotFoundException or DirectoryNotFoundException or NotSupportedException
                                    or IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or FormatException)
         {
             Console.Error.WriteLine($"compactai: {e.Message.ReplaceLineEndings(" ")}");

@@ -1,3 +1,4 @@
+using CompactAI.Backends;
 using CompactAI.Gguf;
 using CompactAI.Inference;
 using CompactAI.Models;
@@ -34,7 +35,28 @@ public sealed class CompactModel : IDisposable
         if (Tokenizer.VocabularySize != Config.VocabularySize)
             throw new GgufFormatException($"the tokenizer has {Tokenizer.VocabularySize} tokens but token_embd.weight has {Config.VocabularySize} rows", "tokenizer.ggml.tokens", -1, file.FilePath);
         Weights = ModelWeights.Load(file, Config);
+        int ctx = DefaultContextSize;
+        var choice = BackendSelector.Select(options, Config, Weights, ctx, Math.Min(options.BatchSize, ctx),
+            Config.Name ?? Path.GetFileName(file.FilePath) ?? Config.Architecture);
+        _device = choice.Device;
+        BackendDescription = choice.Description;
     }
+
+    private readonly IDeviceModel? _device;
+
+    /// <summary>Where the forward pass runs: <see cref="ComputeBackend.Cpu"/> or <see cref="ComputeBackend.Cuda"/> (never Auto).</summary>
+    public ComputeBackend Backend => _device?.Backend ?? ComputeBackend.Cpu;
+
+    /// <summary>
+    /// One line saying where the model runs, e.g. "CUDA device #0 (NVIDIA L4, 22.5 GiB): 24 of 24 layers on the device", or why it runs
+    /// on the CPU, e.g. "the CPU (8 threads): CUDA not used because the CompactAI.Cuda package is not referenced". The same line is logged at load.
+    /// </summary>
+    public string BackendDescription { get; }
+
+    /// <summary>Transformer blocks running on the device (0 on the CPU).</summary>
+    public int DeviceLayers => _device?.DeviceLayers ?? 0;
+
+    private int DefaultContextSize => Options.ContextSize ?? Math.Min(Config.ContextLength, 4096);
 
     /// <summary>The model's hyper-parameters.</summary>
     public ModelConfig Config { get; }
@@ -67,6 +89,8 @@ public sealed class CompactModel : IDisposable
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="GgufFormatException">The file is malformed or misses a required key or tensor.</exception>
     /// <exception cref="NotSupportedException">The architecture, tokenizer or a tensor type is not supported (the message names it).</exception>
+    /// <exception cref="BackendUnavailableException"><see cref="CompactModelOptions.Backend"/> is Cuda and CUDA cannot be used (the reason says why).</exception>
+    /// <exception cref="DeviceOutOfMemoryException"><see cref="CompactModelOptions.Backend"/> is Cuda and the device has too little free memory (with the numbers).</exception>
     public static CompactModel Load(string path, CompactModelOptions? options = null)
     {
         options ??= new CompactModelOptions();
@@ -89,12 +113,15 @@ public sealed class CompactModel : IDisposable
 
     /// <summary>Creates a session with its own KV cache.</summary>
     /// <param name="contextSize">Context size in tokens (default: the load options', else the training context capped at 4096).</param>
+    /// <exception cref="DeviceOutOfMemoryException">The model is on a device with too little free memory for this session's KV cache.</exception>
     public InferenceSession CreateSession(int? contextSize = null)
     {
-        int ctx = contextSize ?? Options.ContextSize ?? Math.Min(Config.ContextLength, 4096);
+        int ctx = contextSize ?? DefaultContextSize;
         ArgumentOutOfRangeException.ThrowIfLessThan(ctx, 1, nameof(contextSize));
         int threads = Options.Threads ?? Environment.ProcessorCount;
-        return new InferenceSession(this, ctx, threads, Math.Min(Options.BatchSize, ctx));
+        int batch = Math.Min(Options.BatchSize, ctx);
+        IForwardPass pass = _device?.CreatePass(ctx, batch, threads) ?? new CpuForwardPass(Config, Weights, ctx, threads, batch);
+        return new InferenceSession(this, pass, ctx);
     }
 
     private SessionPool? _sessions;
@@ -109,16 +136,17 @@ public sealed class CompactModel : IDisposable
         get
         {
             if (_sessions is { } s) return s;
-            var created = new SessionPool(this, Options.MaxParallelSequences, Options.ContextSize ?? Math.Min(Config.ContextLength, 4096));
+            var created = new SessionPool(this, Options.MaxParallelSequences, DefaultContextSize);
             if (Interlocked.CompareExchange(ref _sessions, created, null) is { } existing) { created.Dispose(); return existing; }
             return created;
         }
     }
 
-    /// <summary>Disposes the pooled sessions and unmaps the model file.</summary>
+    /// <summary>Disposes the pooled sessions, releases the model's device memory (once its last session is disposed) and unmaps the model file.</summary>
     public void Dispose()
     {
         _sessions?.Dispose();
+        _device?.Dispose();
         _file.Dispose();
     }
 }

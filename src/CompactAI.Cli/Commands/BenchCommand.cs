@@ -21,15 +21,16 @@ internal static class BenchCommand
         int tg = a.Int("gen-tokens", 64, 1, 1 << 16);
         int reps = a.Int("repetitions", 3, 1, 1000);
         bool json = a.Flag("json");
-        a.RejectUnknown("bench");
-
-        var load = Stopwatch.StartNew();
-        using var model = await CompactModel.LoadAsync(modelPath, new CompactModelOptions
+        var options = BackendArguments.Apply(a, new CompactModelOptions
         {
             Threads = threads,
             ContextSize = pp + tg + 8,
             BatchSize = Math.Min(pp, 512),
-        }, ct);
+        });
+        a.RejectUnknown("bench");
+
+        var load = Stopwatch.StartNew();
+        using var model = await CompactModel.LoadAsync(modelPath, options, ct);
         double loadMs = load.Elapsed.TotalMilliseconds;
         using var session = model.CreateSession();
 
@@ -57,9 +58,10 @@ internal static class BenchCommand
             var result = await session.GenerateTextAsync([start], gen, ct);
             tgSeconds += result.GenerationTime.TotalSeconds;
         }
-        var figures = new BenchJson(pp * reps / ppSeconds, tg * reps / tgSeconds, loadMs);
+        var figures = new BenchJson(pp * reps / ppSeconds, tg * reps / tgSeconds, loadMs, model.Backend.ToString().ToLowerInvariant(), model.DeviceLayers);
         int t = threads ?? Environment.ProcessorCount;
         Console.Out.WriteLine($"model: {Path.GetFileName(modelPath)} ({model.FileSize / 1e6:F1} MB), threads {t}, repetitions {reps}");
+        Console.Out.WriteLine($"backend: {model.BackendDescription}");
         Console.Out.WriteLine($"pp{pp}: {figures.PromptTokensPerSecond,10:F1} tokens/s");
         Console.Out.WriteLine($"tg{tg}: {figures.GenerationTokensPerSecond,10:F1} tokens/s");
         Console.Out.WriteLine($"load: {figures.LoadMilliseconds,10:F1} ms");
@@ -71,4 +73,6 @@ internal static class BenchCommand
 internal sealed record BenchJson(
     [property: JsonPropertyName("pp_tok_s")] double PromptTokensPerSecond,
     [property: JsonPropertyName("tg_tok_s")] double GenerationTokensPerSecond,
-    [property: JsonPropertyName("load_ms")] double LoadMilliseconds);
+    [property: JsonPropertyName("load_ms")] double LoadMilliseconds,
+    [property: JsonPropertyName("backend")] string Backend,
+    [property: JsonPropertyName("gpu_layers")] int GpuLayers);

@@ -28,7 +28,7 @@ internal static class GenerateCommand
             Sampling = sampling,
             StopSequences = stop is null ? [] : [stop],
         };
-        var modelOptions = new CompactModelOptions { Threads = a.OptionalInt("threads", 1, 1024), ContextSize = a.OptionalInt("ctx", 1) };
+        var modelOptions = BackendArguments.Apply(a, new CompactModelOptions { Threads = a.OptionalInt("threads", 1, 1024), ContextSize = a.OptionalInt("ctx", 1) });
         bool json = a.Flag("json");
         bool chat = a.Flag("chat");
         a.RejectUnknown("generate");

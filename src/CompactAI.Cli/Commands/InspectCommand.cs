@@ -1,19 +1,26 @@
 using System.Text;
+using CompactAI.Cuda;
 using CompactAI.Gguf;
 using CompactAI.Models;
 using CompactAI.Tokenization;
 
 namespace CompactAI.Cli.Commands;
 
-/// <summary><c>compactai inspect</c>: architecture, sizes, tensor count and types, tokenizer and metadata of a GGUF file.</summary>
+/// <summary>
+/// <c>compactai inspect</c>: architecture, sizes, tensor count and types, tokenizer and metadata of a GGUF file; with
+/// <c>--devices</c>, the CUDA devices (name, memory, compute capability) or the reason there are none.
+/// </summary>
 internal static class InspectCommand
 {
     public static int Run(string[] args)
     {
-        var a = new CliArguments(args, new HashSet<string> { "all" });
-        string modelPath = a.Required("model");
+        var a = new CliArguments(args, new HashSet<string> { "all", "devices" });
+        bool devices = a.Flag("devices");
+        string? modelPath = devices ? a.String("model") : a.Required("model");
         bool all = a.Flag("all");
         a.RejectUnknown("inspect");
+        if (devices) Console.Out.Write(Devices());
+        if (modelPath is null) return 0;
 
         using var file = GgufFile.Open(modelPath);
         var m = file.Metadata;
@@ -63,5 +70,17 @@ internal static class InspectCommand
         }
         Console.Out.Write(sb.ToString());
         return 0;
+    }
+
+    /// <summary>One line per CUDA device, or one line with the reason there is none.</summary>
+    private static string Devices()
+    {
+        var list = CudaBackend.GetDevices(out var reason);
+        if (list.Count == 0) return $"cuda devices:  none: {reason}\n";
+        var sb = new StringBuilder();
+        sb.AppendLine($"cuda devices:  {list.Count}");
+        foreach (var d in list)
+            sb.AppendLine($"  #{d.Index} {d.Name}: {d.MemoryBytes / (1024.0 * 1024 * 1024):F1} GiB, compute capability {d.Architecture}, {d.Multiprocessors} multiprocessors");
+        return sb.ToString();
     }
 }

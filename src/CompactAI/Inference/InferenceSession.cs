@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
-using CompactAI.Models;
+using CompactAI.Backends;
 using CompactAI.Sampling;
-using CompactAI.Threading;
 
 namespace CompactAI.Inference;
 
@@ -14,28 +13,24 @@ namespace CompactAI.Inference;
 /// </summary>
 /// <remarks>
 /// A session serves one generation at a time (a second concurrent call throws <see cref="InvalidOperationException"/>);
-/// create one session per concurrent conversation. Sessions of one model run independently.
+/// create one session per concurrent conversation. Sessions of one model run independently; on a CUDA device they share the
+/// model's weights, each has its own device KV cache, and their forward passes take turns on the device.
 /// </remarks>
 public sealed class InferenceSession : IDisposable
 {
     private readonly CompactModel _model;
-    private readonly WorkerPool _pool;
-    private readonly Transformer _transformer;
-    private readonly KvCache _cache;
+    private readonly IForwardPass _pass;
     private readonly float[] _logits;
     private readonly List<int> _tokens = new();
     private int _busy;
     private bool _disposed;
 
-    internal InferenceSession(CompactModel model, int contextSize, int threads, int batchSize)
+    internal InferenceSession(CompactModel model, IForwardPass pass, int contextSize)
     {
         _model = model;
-        var c = model.Config;
+        _pass = pass;
         ContextSize = contextSize;
-        _pool = new WorkerPool(threads);
-        _transformer = new Transformer(c, model.Weights, _pool, batchSize, contextSize);
-        _cache = new KvCache(c.BlockCount, contextSize, c.KvHeadCount, c.HeadDim, c.ValueDim);
-        _logits = new float[c.VocabularySize];
+        _logits = new float[model.Config.VocabularySize];
     }
 
     /// <summary>The model.</summary>
@@ -56,8 +51,8 @@ public sealed class InferenceSession : IDisposable
     /// <summary>Why the latest generation ended (null before the first one finishes).</summary>
     public FinishReason? LastFinishReason { get; private set; }
 
-    /// <summary>Bytes held by the KV cache.</summary>
-    public long KvCacheBytes => _cache.SizeInBytes;
+    /// <summary>Bytes held by the KV cache (on the device when the model runs on one).</summary>
+    public long KvCacheBytes => _pass.CacheBytes;
 
     /// <summary>Forgets the cached tokens.</summary>
     public void Reset() => _tokens.Clear();
@@ -164,7 +159,7 @@ public sealed class InferenceSession : IDisposable
             {
                 _tokens.Clear();
                 var result = new float[Math.Max(0, tokens.Count - 1)];
-                int batch = _transformer.MaxBatch, vocab = _model.Config.VocabularySize;
+                int batch = _pass.MaxBatch, vocab = _model.Config.VocabularySize;
                 var ids = new int[Math.Min(batch, tokens.Count)];
                 var logits = new float[ids.Length * vocab];
                 for (int start = 0; start < tokens.Count; start += batch)
@@ -172,7 +167,7 @@ public sealed class InferenceSession : IDisposable
                     cancellationToken.ThrowIfCancellationRequested();
                     int n = Math.Min(batch, tokens.Count - start);
                     for (int i = 0; i < n; i++) ids[i] = tokens[start + i];
-                    _transformer.Forward(ids.AsSpan(0, n), _tokens.Count, _cache, logits, allLogits: true);
+                    _pass.Forward(ids.AsSpan(0, n), _tokens.Count, logits, allLogits: true);
                     for (int i = 0; i < n; i++) _tokens.Add(ids[i]);
                     TokensEvaluated += n;
                     // Row i predicts token start + i + 1.
@@ -209,7 +204,7 @@ public sealed class InferenceSession : IDisposable
             try
             {
                 _tokens.Clear();
-                int batch = _transformer.MaxBatch, embd = _model.Config.EmbeddingLength;
+                int batch = _pass.MaxBatch, embd = _model.Config.EmbeddingLength;
                 var ids = new int[Math.Min(batch, tokens.Count)];
                 var hidden = new float[ids.Length * embd];
                 var sum = new double[embd];
@@ -218,7 +213,7 @@ public sealed class InferenceSession : IDisposable
                     cancellationToken.ThrowIfCancellationRequested();
                     int n = Math.Min(batch, tokens.Count - start);
                     for (int i = 0; i < n; i++) ids[i] = tokens[start + i];
-                    _transformer.ForwardHidden(ids.AsSpan(0, n), _tokens.Count, _cache, hidden);
+                    _pass.ForwardHidden(ids.AsSpan(0, n), _tokens.Count, hidden);
                     for (int i = 0; i < n; i++) _tokens.Add(ids[i]);
                     TokensEvaluated += n;
                     for (int i = 0; i < n; i++)
@@ -258,7 +253,8 @@ public sealed class InferenceSession : IDisposable
         Enter();
         try
         {
-            SessionState.SaveAsync(stream, _model.StateFingerprint, _tokens, _cache, _model.Config.BlockCount, useAsync: false, CancellationToken.None)
+            _pass.CacheToHost(_tokens.Count);
+            SessionState.SaveAsync(stream, _model.StateFingerprint, _tokens, _pass.HostCache, _model.Config.BlockCount, useAsync: false, CancellationToken.None)
                 .AsTask().GetAwaiter().GetResult();
         }
         finally
@@ -278,7 +274,8 @@ public sealed class InferenceSession : IDisposable
         Enter();
         try
         {
-            await SessionState.SaveAsync(stream, _model.StateFingerprint, _tokens, _cache, _model.Config.BlockCount, useAsync: true, cancellationToken)
+            _pass.CacheToHost(_tokens.Count);
+            await SessionState.SaveAsync(stream, _model.StateFingerprint, _tokens, _pass.HostCache, _model.Config.BlockCount, useAsync: true, cancellationToken)
                 .ConfigureAwait(false);
         }
         finally
@@ -325,8 +322,9 @@ public sealed class InferenceSession : IDisposable
             // The cache is overwritten as the stream is read: forget the old tokens first, so a failed load leaves an empty session.
             _tokens.Clear();
             var c = _model.Config;
-            var tokens = await SessionState.LoadAsync(stream, _model.StateFingerprint, _cache, c.BlockCount, ContextSize, c.VocabularySize, useAsync, ct)
+            var tokens = await SessionState.LoadAsync(stream, _model.StateFingerprint, _pass.HostCache, c.BlockCount, ContextSize, c.VocabularySize, useAsync, ct)
                 .ConfigureAwait(false);
+            _pass.CacheFromHost(tokens.Length);
             _tokens.AddRange(tokens);
         }
         finally
@@ -335,12 +333,12 @@ public sealed class InferenceSession : IDisposable
         }
     }
 
-    /// <summary>Releases the worker threads and buffers.</summary>
+    /// <summary>Releases the worker threads and buffers (device memory included).</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
-        _pool.Dispose();
+        _pass.Dispose();
     }
 
     private void Enter()
@@ -363,7 +361,7 @@ public sealed class InferenceSession : IDisposable
         while (reuse < _tokens.Count && reuse < prompt.Count && _tokens[reuse] == prompt[reuse]) reuse++;
         if (reuse == prompt.Count) reuse--; // the last token must run again to produce its logits
         _tokens.RemoveRange(reuse, _tokens.Count - reuse);
-        int batch = _transformer.MaxBatch;
+        int batch = _pass.MaxBatch;
         var buffer = new int[Math.Min(batch, prompt.Count - reuse)];
         for (int start = reuse; start < prompt.Count; start += batch)
         {
@@ -385,7 +383,7 @@ public sealed class InferenceSession : IDisposable
 
     private void Evaluate(ReadOnlySpan<int> tokens)
     {
-        _transformer.Forward(tokens, _tokens.Count, _cache, _logits, allLogits: false);
+        _pass.Forward(tokens, _tokens.Count, _logits, allLogits: false);
         foreach (int t in tokens) _tokens.Add(t);
         TokensEvaluated += tokens.Length;
     }

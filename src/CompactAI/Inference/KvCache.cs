@@ -4,12 +4,14 @@ namespace CompactAI.Inference;
 /// The attention key/value cache of one sequence. Per layer and KV head, positions are contiguous
 /// (<c>[layer][kvHead][pos][dim]</c>), so attention reads each head's keys as one strided block. Values are stored as
 /// <see cref="float"/> rounded to half precision: llama.cpp's default F16 cache arithmetic without conversions on the read path.
+/// Layers below <c>firstAllocatedLayer</c> (those a device runs when a model is partly offloaded) get memory only when
+/// <see cref="AllocateAllLayers"/> is called, to save or load a session's state.
 /// </summary>
 internal sealed class KvCache
 {
     private readonly float[][] _keys, _values;
 
-    public KvCache(int layers, int capacity, int kvHeads, int headDim, int valueDim)
+    public KvCache(int layers, int capacity, int kvHeads, int headDim, int valueDim, int firstAllocatedLayer = 0)
     {
         Capacity = capacity;
         KvHeads = kvHeads;
@@ -17,11 +19,20 @@ internal sealed class KvCache
         ValueDim = valueDim;
         _keys = new float[layers][];
         _values = new float[layers][];
-        for (int l = 0; l < layers; l++)
-        {
-            _keys[l] = new float[(long)kvHeads * capacity * headDim];
-            _values[l] = new float[(long)kvHeads * capacity * valueDim];
-        }
+        for (int l = firstAllocatedLayer; l < layers; l++) Allocate(l);
+    }
+
+    private void Allocate(int layer)
+    {
+        _keys[layer] = new float[(long)KvHeads * Capacity * HeadDim];
+        _values[layer] = new float[(long)KvHeads * Capacity * ValueDim];
+    }
+
+    /// <summary>Gives every layer its memory (layers allocated at construction keep theirs).</summary>
+    public void AllocateAllLayers()
+    {
+        for (int l = 0; l < _keys.Length; l++)
+            if (_keys[l] is null) Allocate(l);
     }
 
     /// <summary>Positions the cache can hold.</summary>
@@ -37,7 +48,7 @@ internal sealed class KvCache
     public int ValueDim { get; }
 
     /// <summary>Bytes held.</summary>
-    public long SizeInBytes => (long)_keys.Length * KvHeads * Capacity * (HeadDim + ValueDim) * sizeof(float);
+    public long SizeInBytes => (long)_keys.Count(k => k is not null) * KvHeads * Capacity * (HeadDim + ValueDim) * sizeof(float);
 
     /// <summary>All keys of one head: [pos × HeadDim].</summary>
     public Span<float> KeysOf(int layer, int kvHead) => _keys[layer].AsSpan(kvHead * Capacity * HeadDim, Capacity * HeadDim);

@@ -41,6 +41,12 @@ internal sealed class RopeTable
         }
     }
 
+    /// <summary>The cos values of the prepared positions, [position × d/2] (the device backend uploads a whole context's table).</summary>
+    public ReadOnlySpan<float> Cos => _cos;
+
+    /// <summary>The sin values of the prepared positions, [position × d/2].</summary>
+    public ReadOnlySpan<float> Sin => _sin;
+
     /// <summary>Rotates the first d dimensions of every head of n tokens ([token][head][headDim]) in place.</summary>
     public void Apply(float[] data, int heads, int headDim, int n, RopeStyle style)
     {

@@ -10,7 +10,8 @@ namespace CompactAI.Models;
 /// sequence. Per layer: x += Attn(RMSNorm(x)), x += FFN(RMSNorm(x)); then the output head. The family's
 /// <see cref="ModelConfig"/> and optional tensors switch on its differences (biases, Q/K norms, post-norms, fused
 /// projections, GELU, soft-caps, sliding windows). One instance per session: it owns the activation buffers, sized once
-/// for <see cref="MaxBatch"/> tokens, so the decode loop allocates nothing.
+/// for <see cref="MaxBatch"/> tokens, so the decode loop allocates nothing. With a <see cref="FirstLayer"/> above 0 it is the
+/// CPU tail of a partly offloaded model: it takes the residual stream after the device's blocks and runs the rest.
 /// </summary>
 internal sealed class Transformer
 {
@@ -25,8 +26,11 @@ internal sealed class Transformer
     private readonly float[]? _fused; // fused QKV or gate-up output before it is split
     private readonly RopeTable _globalRope, _localRope;
 
-    public Transformer(ModelConfig config, ModelWeights weights, WorkerPool pool, int maxBatch, int contextSize)
+    public Transformer(ModelConfig config, ModelWeights weights, WorkerPool pool, int maxBatch, int contextSize, int firstLayer = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(firstLayer);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(firstLayer, config.BlockCount);
+        FirstLayer = firstLayer;
         _c = config;
         _w = weights;
         _matmul = new MatMul(pool);
@@ -56,6 +60,9 @@ internal sealed class Transformer
     /// <summary>Most tokens one <see cref="Forward"/> call takes.</summary>
     public int MaxBatch { get; }
 
+    /// <summary>The first block this instance runs (0: the whole model, from the token embeddings).</summary>
+    public int FirstLayer { get; }
+
     /// <summary>
     /// Runs <paramref name="tokens"/> (at positions <paramref name="startPos"/>…) through the model, appending their keys
     /// and values to <paramref name="cache"/>. Writes the logits of every token (<paramref name="allLogits"/>) or of the
@@ -63,9 +70,34 @@ internal sealed class Transformer
     /// </summary>
     public void Forward(ReadOnlySpan<int> tokens, int startPos, KvCache cache, Span<float> logits, bool allLogits)
     {
-        RunLayers(tokens, startPos, cache);
-        // Output head on the rows asked for: logits = RMSNorm(x)·Wout (soft-capped for Gemma 2).
-        int n = tokens.Length, embd = _c.EmbeddingLength;
+        Embed(tokens, startPos, cache);
+        RunLayers(tokens.Length, startPos, cache);
+        OutputHead(tokens.Length, logits, allLogits);
+    }
+
+    /// <summary>
+    /// Runs blocks <see cref="FirstLayer"/>… of <paramref name="n"/> tokens whose residual stream after the earlier blocks is
+    /// <paramref name="residual"/> ([n × embd]), then the output head, as <see cref="Forward"/> does.
+    /// </summary>
+    public void ForwardFrom(ReadOnlySpan<float> residual, int n, int startPos, KvCache cache, Span<float> logits, bool allLogits)
+    {
+        TakeResidual(residual, n, startPos, cache);
+        RunLayers(n, startPos, cache);
+        OutputHead(n, logits, allLogits);
+    }
+
+    /// <summary>Like <see cref="ForwardFrom"/>, but writes the final hidden states, as <see cref="ForwardHidden"/> does.</summary>
+    public void ForwardHiddenFrom(ReadOnlySpan<float> residual, int n, int startPos, KvCache cache, Span<float> hidden)
+    {
+        TakeResidual(residual, n, startPos, cache);
+        RunLayers(n, startPos, cache);
+        RmsNorm(_x, _w.OutputNorm, hidden, n);
+    }
+
+    /// <summary>Output head on the rows asked for: logits = RMSNorm(x)·Wout (soft-capped for Gemma 2).</summary>
+    private void OutputHead(int n, Span<float> logits, bool allLogits)
+    {
+        int embd = _c.EmbeddingLength;
         int first = allLogits ? 0 : n - 1, rows = n - first;
         RmsNorm(_x.AsSpan(first * embd), _w.OutputNorm, _xn, rows);
         _matmul.Compute(_w.Output, _xn, rows, logits);
@@ -82,15 +114,30 @@ internal sealed class Transformer
     /// </summary>
     public void ForwardHidden(ReadOnlySpan<int> tokens, int startPos, KvCache cache, Span<float> hidden)
     {
-        RunLayers(tokens, startPos, cache);
+        Embed(tokens, startPos, cache);
+        RunLayers(tokens.Length, startPos, cache);
         RmsNorm(_x, _w.OutputNorm, hidden, tokens.Length);
     }
 
-    private void RunLayers(ReadOnlySpan<int> tokens, int startPos, KvCache cache)
+    private void CheckBatch(int n, int startPos, KvCache cache, string name)
     {
-        int n = tokens.Length, embd = _c.EmbeddingLength;
-        if (n == 0 || n > MaxBatch) throw new ArgumentOutOfRangeException(nameof(tokens), n, $"A batch holds 1 to {MaxBatch} tokens.");
+        if (n == 0 || n > MaxBatch) throw new ArgumentOutOfRangeException(name, n, $"A batch holds 1 to {MaxBatch} tokens.");
         if (startPos + n > cache.Capacity) throw new InvalidOperationException($"The context holds {cache.Capacity} tokens; {startPos + n} were needed.");
+    }
+
+    private void TakeResidual(ReadOnlySpan<float> residual, int n, int startPos, KvCache cache)
+    {
+        CheckBatch(n, startPos, cache, nameof(n));
+        int width = n * _c.EmbeddingLength;
+        if (residual.Length < width) throw new ArgumentException($"The residual holds {residual.Length} values; {n} tokens need {width}.", nameof(residual));
+        residual[..width].CopyTo(_x);
+    }
+
+    private void Embed(ReadOnlySpan<int> tokens, int startPos, KvCache cache)
+    {
+        if (FirstLayer != 0) throw new InvalidOperationException($"This transformer starts at block {FirstLayer}: it takes a residual stream, not tokens.");
+        int n = tokens.Length, embd = _c.EmbeddingLength;
+        CheckBatch(n, startPos, cache, nameof(tokens));
 
         // x = E[token] (· √n_embd for Gemma)
         for (int b = 0; b < n; b++)
@@ -100,10 +147,15 @@ internal sealed class Transformer
             _w.TokenEmbedding.DequantizeRow(t, _x.AsSpan(b * embd, embd));
         }
         if (_c.EmbeddingScale != 1.0f) TensorPrimitives.Multiply(_x.AsSpan(0, n * embd), _c.EmbeddingScale, _x.AsSpan(0, n * embd));
+    }
+
+    private void RunLayers(int n, int startPos, KvCache cache)
+    {
+        int embd = _c.EmbeddingLength;
         _globalRope.Prepare(startPos, n);
         if (!ReferenceEquals(_localRope, _globalRope)) _localRope.Prepare(startPos, n);
 
-        for (int l = 0; l < _c.BlockCount; l++)
+        for (int l = FirstLayer; l < _c.BlockCount; l++)
         {
             var layer = _w.Layers[l];
             bool local = _c.IsSlidingWindowLayer(l);

@@ -54,7 +54,7 @@ public sealed class CudaDeviceTests
             var bytes = new byte[format.RowBytes(cols) * rows];
             if (type == GgmlType.F32) System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()).CopyTo(bytes);
             else format.Quantize(values, bytes);
-            using var w = new DeviceMatrix(backend.Accelerator, type, bytes, rows, cols);
+            using var w = new DeviceMatrix(backend, type, bytes, rows, cols);
             using var dx = backend.Accelerator.Allocate1D(x);
             using var dy = backend.Accelerator.Allocate1D<float>(rows);
             backend.Kernels.MatVec(w, dx.View, dy.View);

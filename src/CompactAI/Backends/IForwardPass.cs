@@ -1,0 +1,38 @@
+using CompactAI.Inference;
+
+namespace CompactAI.Backends;
+
+/// <summary>
+/// One session's forward pass on some hardware: the model graph together with the sequence's KV cache and scratch buffers. The
+/// session (<see cref="InferenceSession"/>) drives it and never needs to know where it runs. <see cref="CpuForwardPass"/> is the
+/// CPU engine; the CUDA one lives in <c>CompactAI.Cuda</c>. Not thread-safe: one call at a time (the session guarantees it).
+/// </summary>
+internal interface IForwardPass : IDisposable
+{
+    /// <summary>Most tokens one call takes.</summary>
+    int MaxBatch { get; }
+
+    /// <summary>Bytes the KV cache holds (device and host together).</summary>
+    long CacheBytes { get; }
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> at positions <paramref name="startPos"/>… (earlier positions are cached) and writes the logits of
+    /// every token (<paramref name="allLogits"/>, [tokens × vocab]) or of the last one into <paramref name="logits"/>.
+    /// </summary>
+    void Forward(ReadOnlySpan<int> tokens, int startPos, Span<float> logits, bool allLogits);
+
+    /// <summary>Like <see cref="Forward"/>, but writes every token's final hidden state (after the output norm) into <paramref name="hidden"/>.</summary>
+    void ForwardHidden(ReadOnlySpan<int> tokens, int startPos, Span<float> hidden);
+
+    /// <summary>
+    /// The cache as a host <see cref="KvCache"/>, for saving and loading session state: the live cache on the CPU; on a device, a
+    /// host copy that <see cref="CacheToHost"/> fills and <see cref="CacheFromHost"/> sends back.
+    /// </summary>
+    KvCache HostCache { get; }
+
+    /// <summary>Makes <see cref="HostCache"/> hold positions [0, <paramref name="count"/>) of the live cache.</summary>
+    void CacheToHost(int count);
+
+    /// <summary>Makes the live cache hold positions [0, <paramref name="count"/>) of <see cref="HostCache"/>.</summary>
+    void CacheFromHost(int count);
+}
