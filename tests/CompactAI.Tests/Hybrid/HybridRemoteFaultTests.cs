@@ -93,7 +93,9 @@ public class HybridRemoteFaultTests(ITestOutputHelper output)
         Assert.Equal(local.Text, response.Text);
         Assert.Contains(reason, decision.RemoteError, StringComparison.Ordinal);
         Assert.Equal(2, decision.RemoteAttempts);
-        Assert.Equal(2, server.RequestCount);
+        // A slow server may not have read a request yet when the client's timeout fires on a saturated test host.
+        if (behavior == Behavior.Slow) Assert.InRange(server.RequestCount, 0, 2);
+        else Assert.Equal(2, server.RequestCount);
         Assert.DoesNotContain(ApiKey, decision.Reason, StringComparison.Ordinal);
     }
 
@@ -116,7 +118,10 @@ public class HybridRemoteFaultTests(ITestOutputHelper output)
         Assert.Equal(HybridRoute.LocalFallback, decision.Route);
         Assert.Equal(local.Text, response.Text);
         Assert.Contains(reason, decision.RemoteError, StringComparison.Ordinal);
-        Assert.Equal(1, server.RequestCount);
+        // A stream is never retried. A slow server may not have read the request yet when the client's timeout fires
+        // (seen when the test host is saturated), so for it the count is at most one.
+        if (behavior == Behavior.Slow) Assert.InRange(server.RequestCount, 0, 1);
+        else Assert.Equal(1, server.RequestCount);
     }
 
     [Theory]
