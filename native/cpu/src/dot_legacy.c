@@ -105,8 +105,10 @@ float cai_q8_0_scalar(int n, const void* w, const void* a)
 #endif
 #define CAI_FN(name) name##_vnni
 #define CAI_DPBUSD(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
+#define CAI_NATIVE_DPBUSD 1
 #include "dot_legacy_x86.inc"
 #include "tile_q0_x86.inc"
+#undef CAI_NATIVE_DPBUSD
 #undef CAI_FN
 #undef CAI_DPBUSD
 #if defined(__clang__)

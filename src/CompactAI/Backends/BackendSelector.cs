@@ -62,6 +62,11 @@ internal static class BackendSelector
         if (options.GpuLayers == 0) return new Choice(null, $"{cpu}: GpuLayers is 0");
 
         string? reason = null;
+        if (options.DeviceProvider is null && options.Backend == ComputeBackend.Auto && CudaDriverMissing() is { } noDriver)
+        {
+            // Checked before the CUDA assembly is looked up: on a machine without the driver, Auto loads neither it nor ILGPU.
+            return new Choice(null, $"{cpu}: CUDA not used because {Uncapitalize(noDriver)}");
+        }
         var provider = options.DeviceProvider ?? FindProvider(CudaProviderTypeName, out reason);
         if (provider is null)
         {
@@ -78,6 +83,17 @@ internal static class BackendSelector
         {
             return new Choice(null, $"{cpu}: CUDA not used because {Uncapitalize(e.Reason)}");
         }
+    }
+
+    /// <summary>Why the CUDA driver library cannot be used (the wording of <c>CudaBackend.GetDevices</c>), or null when it loads.</summary>
+    internal static string? CudaDriverMissing()
+    {
+        if (OperatingSystem.IsMacOS()) return "CUDA is not available on macOS.";
+        string driver = OperatingSystem.IsWindows() ? "nvcuda.dll" : "libcuda.so.1";
+        if (!System.Runtime.InteropServices.NativeLibrary.TryLoad(driver, out var handle))
+            return $"No CUDA driver: {driver} could not be loaded (install the NVIDIA driver).";
+        System.Runtime.InteropServices.NativeLibrary.Free(handle);
+        return null;
     }
 
     private static string Uncapitalize(string s) =>

@@ -19,6 +19,7 @@ internal sealed class Transformer
     private readonly ModelWeights _w;
     private readonly MatMul _matmul;
     private readonly Attention _attention;
+    private readonly GatedActivation _gating;
     private readonly int _qDim, _kDim, _vDim;
 
     // Activations, [batch × width] row-major.
@@ -35,6 +36,7 @@ internal sealed class Transformer
         _w = weights;
         _matmul = new MatMul(pool);
         _attention = new Attention(config, pool);
+        _gating = new GatedActivation(config.Activation, pool);
         MaxBatch = maxBatch;
         int embd = config.EmbeddingLength, ff = config.FeedForwardLength;
         _qDim = config.HeadCount * config.HeadDim;
@@ -177,10 +179,7 @@ internal sealed class Transformer
             // FFN block (gated): x += (act(xn·Wgate) ⊙ (xn·Wup))·Wdown, xn = RMSNorm(x).
             RmsNorm(_x, layer.FfnNorm, _xn, n);
             ProjectGateUp(layer, n);
-            int ffn = n * _c.FeedForwardLength;
-            if (_c.Activation == FfnActivation.Silu) TensorMath.Silu(_gate.AsSpan(0, ffn), _gate.AsSpan(0, ffn));
-            else TensorMath.GeluTanhAsGgml(_gate.AsSpan(0, ffn));
-            TensorPrimitives.Multiply(_gate.AsSpan(0, ffn), _up.AsSpan(0, ffn), _gate.AsSpan(0, ffn));
+            _gating.Run(_gate, _up, n * _c.FeedForwardLength);
             _matmul.Compute(layer.Down, _gate, n, _proj);
             if (layer.PostFfnNorm is { } pfn) RmsNorm(_proj, pfn, _proj, n);
             TensorPrimitives.Add(_x.AsSpan(0, n * embd), _proj.AsSpan(0, n * embd), _x.AsSpan(0, n * embd));
