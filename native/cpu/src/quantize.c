@@ -104,6 +104,61 @@ void cai_quantize_row_q8_1(const float* x, void* y, int n)
     }
 }
 
+#if CAI_X86 && defined(__AVX2__)
+/* Q8_K with an AVX2 body: the same max search (first element of largest magnitude), RNE rounding and group sums. */
+void cai_quantize_row_q8_k(const float* x, void* y, int n)
+{
+    uint8_t* out = y;
+    const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    for (int b = 0; b < n / QK_K; b++, x += QK_K, out += Q8_K_BYTES) {
+        __m256 m = _mm256_setzero_ps();
+        for (int j = 0; j < QK_K; j += 8) m = _mm256_max_ps(_mm256_and_ps(_mm256_loadu_ps(x + j), abs_mask), m); /* NaNs ignored */
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        float amax = _mm_cvtss_f32(h);
+        if (amax == 0) {
+            memset(out, 0, Q8_K_BYTES);
+            continue;
+        }
+        /* The first element whose magnitude is amax gives the signed max, as the scalar loop's strict '>' keeps it. */
+        float max = 0;
+        __m256 va = _mm256_set1_ps(amax);
+        for (int j = 0; j < QK_K; j += 8) {
+            int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(x + j), abs_mask), va, _CMP_EQ_OQ));
+            if (mask != 0) {
+                max = x[j + __builtin_ctz((unsigned)mask)];
+                break;
+            }
+        }
+        float iscale = -127.0f / max;
+        __m256 vs = _mm256_set1_ps(iscale);
+        int8_t* q = (int8_t*)(out + Q8_K_QS);
+        for (int j = 0; j < QK_K; j += 32) {
+            __m256i r[4];
+            for (int k = 0; k < 4; k++) {
+                __m256 v = _mm256_mul_ps(vs, _mm256_loadu_ps(x + j + 8 * k));
+                __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                t = _mm256_and_ps(t, _mm256_cmp_ps(v, v, _CMP_ORD_Q)); /* NaN → 0, as (int) of NaN truncated to a byte */
+                t = _mm256_max_ps(_mm256_min_ps(t, _mm256_set1_ps(127.0f)), _mm256_set1_ps(-128.0f));
+                r[k] = _mm256_cvttps_epi32(t);
+            }
+            __m256i ab = _mm256_packs_epi32(r[0], r[1]), cd = _mm256_packs_epi32(r[2], r[3]);
+            __m256i q32 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm256_storeu_si256((__m256i*)(q + j), q32);
+            /* Group sums of 16: Σ(q + 128) over 8 bytes per 64-bit lane, pairs of lanes per group. */
+            __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(q32, _mm256_set1_epi8((char)0x80)), _mm256_setzero_si256());
+            int64_t l0 = _mm256_extract_epi64(sad, 0), l1 = _mm256_extract_epi64(sad, 1);
+            int64_t l2 = _mm256_extract_epi64(sad, 2), l3 = _mm256_extract_epi64(sad, 3);
+            int16_t s0 = (int16_t)(l0 + l1 - 16 * 128), s1 = (int16_t)(l2 + l3 - 16 * 128);
+            memcpy(out + Q8_K_BSUMS + 2 * (j / 16), &s0, 2);
+            memcpy(out + Q8_K_BSUMS + 2 * (j / 16 + 1), &s1, 2);
+        }
+        float d = 1 / iscale;
+        memcpy(out, &d, 4);
+    }
+}
+#else
 void cai_quantize_row_q8_k(const float* x, void* y, int n)
 {
     uint8_t* out = y;
@@ -138,3 +193,4 @@ void cai_quantize_row_q8_k(const float* x, void* y, int n)
         memcpy(out, &d, 4);
     }
 }
+#endif

@@ -203,9 +203,10 @@ internal sealed class Transformer
         }
         else
         {
+            // One input: its quantized rows are reused by k and v when their weights take the same activation format.
             _matmul.Compute(layer.Query!.Value, _xn, n, _q);
-            _matmul.Compute(layer.Key!.Value, _xn, n, _k);
-            _matmul.Compute(layer.Value!.Value, _xn, n, _v);
+            _matmul.Compute(layer.Key!.Value, _xn, n, _k, sameInput: true);
+            _matmul.Compute(layer.Value!.Value, _xn, n, _v, sameInput: true);
         }
         AddBias(_q, layer.QueryBias, n);
         AddBias(_k, layer.KeyBias, n);
@@ -218,7 +219,7 @@ internal sealed class Transformer
         if (layer.Gate is { } gate)
         {
             _matmul.Compute(gate, _xn, n, _gate);
-            _matmul.Compute(layer.Up, _xn, n, _up);
+            _matmul.Compute(layer.Up, _xn, n, _up, sameInput: true);
             return;
         }
         // Fused gate-up: each token's row is [gate | up].

@@ -25,8 +25,21 @@ internal sealed unsafe class MatMul : IParallelJob
 
     public MatMul(WorkerPool pool) => _pool = pool;
 
+    // What the activation buffer holds: the format, width and row count last quantized (for sameInput).
+    private GgmlType _quantizedType = GgmlType.F32;
+    private int _quantizedColumns, _quantizedBatch;
+    private float* _quantizedSource;
+
     /// <summary>Y (batch × W.Rows) = X (batch × W.Columns) · Wᵀ.</summary>
-    public void Compute(in WeightMatrix w, ReadOnlySpan<float> x, int batch, Span<float> y)
+    /// <param name="w">The weights.</param>
+    /// <param name="x">The input rows.</param>
+    /// <param name="batch">Rows of <paramref name="x"/>.</param>
+    /// <param name="y">The output rows.</param>
+    /// <param name="sameInput">
+    /// The caller's promise that <paramref name="x"/> is unchanged since the previous call (q, k and v of one input; gate and
+    /// up): its quantized rows are reused when that call quantized the same buffer to the same format and shape.
+    /// </param>
+    public void Compute(in WeightMatrix w, ReadOnlySpan<float> x, int batch, Span<float> y, bool sameInput = false)
     {
         if (x.Length < batch * w.Columns) throw new ArgumentException($"Input holds {x.Length} values, needs {batch}×{w.Columns}.", nameof(x));
         if (y.Length < batch * w.Rows) throw new ArgumentException($"Output holds {y.Length} values, needs {batch}×{w.Rows}.", nameof(y));
@@ -41,13 +54,25 @@ internal sealed unsafe class MatMul : IParallelJob
                 return;
             }
             long needed = actRowBytes * batch;
-            if (_activations.Length < needed) _activations = GC.AllocateUninitializedArray<byte>((int)needed, pinned: true);
+            bool reuse = sameInput && _quantizedSource == px && _quantizedType == w.Format.ActivationType
+                         && _quantizedColumns == w.Columns && _quantizedBatch == batch;
+            if (_activations.Length < needed)
+            {
+                _activations = GC.AllocateUninitializedArray<byte>((int)needed, pinned: true);
+                reuse = false;
+            }
             fixed (byte* pa = _activations)
             {
-                // A prompt's rows are quantized in parallel too: on one thread this was a tenth of prompt time.
-                _quantize.Set(actFormat, px, w.Columns, pa, actRowBytes);
-                _pool.Run(_quantize, batch);
-                _quantize.Clear();
+                if (!reuse)
+                {
+                    // A prompt's rows are quantized in parallel too: on one thread this was a tenth of prompt time.
+                    _quantizedType = GgmlType.F32; // invalid until the rows are written
+                    _quantize.Set(actFormat, px, w.Columns, pa, actRowBytes);
+                    _pool.Run(_quantize, batch);
+                    _quantize.Clear();
+                    (_quantizedType, _quantizedColumns, _quantizedBatch) = (w.Format.ActivationType, w.Columns, batch);
+                    _quantizedSource = px;
+                }
                 Dispatch(w, pa, actRowBytes, py, batch);
             }
         }
