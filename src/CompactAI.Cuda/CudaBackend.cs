@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using ILGPU;
 using ILGPU.Runtime;
 using ILGPU.Runtime.CPU;
@@ -182,11 +181,8 @@ public sealed class CudaBackend : IDisposable
 
     private static (IReadOnlyList<DeviceInfo>, string?) Enumerate()
     {
-        string driver = OperatingSystem.IsWindows() ? "nvcuda.dll" : "libcuda.so.1";
-        if (OperatingSystem.IsMacOS()) return ([], "CUDA is not available on macOS.");
-        if (!NativeLibrary.TryLoad(driver, out var handle))
-            return ([], $"No CUDA driver: {driver} could not be loaded (install the NVIDIA driver).");
-        NativeLibrary.Free(handle);
+        // The same probe the core's backend selection makes before it loads this assembly.
+        if (CompactAI.Backends.BackendSelector.CudaDriverMissing() is { } noDriver) return ([], noDriver);
         try
         {
             using var context = Context.Create(b => b.Cuda());
@@ -198,7 +194,7 @@ public sealed class CudaBackend : IDisposable
                 string arch = d.Architecture is { } a ? a.ToString() : "unknown";
                 list.Add(new DeviceInfo(i, d.Name, d.MemorySize, arch, d.NumMultiprocessors));
             }
-            return list.Count > 0 ? (list, null) : ([], $"The CUDA driver ({driver}) loaded but reports no CUDA device.");
+            return list.Count > 0 ? (list, null) : ([], $"The CUDA driver ({CompactAI.Backends.BackendSelector.CudaDriverLibrary}) loaded but reports no CUDA device.");
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -200,8 +200,7 @@ int cai_matmul_rows(int wtype, const void* w, size_t row_bytes, int col, int row
         return 0;
     }
     cai_dot_x4_fn dot4 = batch >= 4 ? pick_x4(wtype, isa) : NULL;
-    int r = row_start;
-    for (; r < row_end; r++) {
+    for (int r = row_start; r < row_end; r++) {
         const uint8_t* row = pw + (size_t)r * row_bytes;
         /* The weight row stays in L1 across the batch: weights are the large operand. */
         int b = 0;

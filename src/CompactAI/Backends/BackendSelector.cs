@@ -85,13 +85,15 @@ internal static class BackendSelector
         }
     }
 
-    /// <summary>Why the CUDA driver library cannot be used (the wording of <c>CudaBackend.GetDevices</c>), or null when it loads.</summary>
+    /// <summary>The CUDA driver's library on this platform.</summary>
+    internal static string CudaDriverLibrary => OperatingSystem.IsWindows() ? "nvcuda.dll" : "libcuda.so.1";
+
+    /// <summary>Why the CUDA driver library cannot be used, or null when it loads (also the first check of <c>CudaBackend.GetDevices</c>).</summary>
     internal static string? CudaDriverMissing()
     {
         if (OperatingSystem.IsMacOS()) return "CUDA is not available on macOS.";
-        string driver = OperatingSystem.IsWindows() ? "nvcuda.dll" : "libcuda.so.1";
-        if (!System.Runtime.InteropServices.NativeLibrary.TryLoad(driver, out var handle))
-            return $"No CUDA driver: {driver} could not be loaded (install the NVIDIA driver).";
+        if (!System.Runtime.InteropServices.NativeLibrary.TryLoad(CudaDriverLibrary, out var handle))
+            return $"No CUDA driver: {CudaDriverLibrary} could not be loaded (install the NVIDIA driver).";
         System.Runtime.InteropServices.NativeLibrary.Free(handle);
         return null;
     }
