@@ -40,6 +40,8 @@ public sealed class CompactModel : IDisposable
             Config.Name ?? Path.GetFileName(file.FilePath) ?? Config.Architecture);
         _device = choice.Device;
         BackendDescription = choice.Description;
+        // The layers the CPU runs take the native kernels' interleaved layouts (the device has its own copy of the rest).
+        Weights.InterleaveForCpu(file, _device?.DeviceLayers ?? 0, output: _device is null);
     }
 
     private readonly IDeviceModel? _device;
@@ -147,6 +149,7 @@ public sealed class CompactModel : IDisposable
     {
         _sessions?.Dispose();
         _device?.Dispose();
+        Weights.Dispose();
         _file.Dispose();
     }
 }

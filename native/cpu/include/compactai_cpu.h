@@ -32,12 +32,14 @@ extern "C" {
 #endif
 
 /** ABI version: bumped on any incompatible change. The managed loader refuses other versions. */
-#define CAI_VERSION 2
+#define CAI_VERSION 3
 
 /** Weight type ids accepted by cai_matmul_rows: GGUF's ggml type ids. */
 enum cai_type {
     CAI_TYPE_Q4_0 = 2, CAI_TYPE_Q4_1 = 3, CAI_TYPE_Q5_0 = 6, CAI_TYPE_Q5_1 = 7, CAI_TYPE_Q8_0 = 8,
-    CAI_TYPE_Q2_K = 10, CAI_TYPE_Q3_K = 11, CAI_TYPE_Q4_K = 12, CAI_TYPE_Q5_K = 13, CAI_TYPE_Q6_K = 14
+    CAI_TYPE_Q2_K = 10, CAI_TYPE_Q3_K = 11, CAI_TYPE_Q4_K = 12, CAI_TYPE_Q5_K = 13, CAI_TYPE_Q6_K = 14,
+    /** Q4_K rows interleaved eight at a time by cai_repack_q4_k_x8 (not a GGUF type). */
+    CAI_TYPE_Q4_K_X8 = 0x100 | 12
 };
 
 /** Instruction-set levels (cai_isa / cai_set_max_isa). */
@@ -101,6 +103,8 @@ CAI_API float cai_dot_q6_k_q8_k(int n, const void* w, const void* a);
  *   y[b·y_stride + r] = dot(w + r·row_bytes, act + b·act_row_bytes, col)
  * with dot the cai_dot_* kernel of `wtype` (a cai_type) and act rows in its activation format (Q8_0 for Q4_0/Q5_0/Q8_0,
  * Q8_1 for Q4_1/Q5_1, Q8_K for the K-quants). One call covers a thread's whole share of a matmul.
+ * For CAI_TYPE_Q4_K_X8, w is the repacked matrix, row_bytes the Q4_K row size, and row_start and row_end must be
+ * multiples of 8: each group of eight rows is computed at once, and equals the Q4_K row products up to float rounding.
  * Batches of four or more share each unpacked weight block across four activation rows (every type);
  * smaller ones of Q4_0 share each activation block across four weight rows. Whatever the path, every y equals the
  * cai_dot_* result bit for bit, so results do not depend on the batch or the row range.
@@ -108,6 +112,15 @@ CAI_API float cai_dot_q6_k_q8_k(int n, const void* w, const void* a);
  */
 CAI_API int cai_matmul_rows(int wtype, const void* w, size_t row_bytes, int col, int row_start, int row_end,
                             const void* act, size_t act_row_bytes, int batch, float* y, int y_stride);
+
+/**
+ * Interleaves Q4_K rows eight at a time for the CAI_TYPE_Q4_K_X8 kernels: `rows` (a multiple of 8) rows of `col` elements
+ * (a multiple of 256), `row_bytes` apart in src, into dst (rows·col/256·144 bytes, the same size). Group g of eight rows
+ * starts at dst + 8g·row_bytes; super-block b of a group holds the eight rows' blocks b: their d, their dmin, their packed
+ * scales as three arrays of eight 32-bit words, then their level bytes in runs of eight (the layout is described in
+ * repack_q4_k.c). Bytes are moved, not re-encoded, so products equal the Q4_K kernels' up to float summation order.
+ */
+CAI_API void cai_repack_q4_k_x8(const void* src, size_t row_bytes, int rows, int col, void* dst);
 
 /**
  * One query row of causal attention over one KV head, as llama.cpp's CPU flash attention computes it with an F16 cache:

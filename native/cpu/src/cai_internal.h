@@ -28,6 +28,8 @@ enum { QK = 32, QK_K = 256 };
 enum { Q4_0_BYTES = 18, Q4_1_BYTES = 20, Q5_0_BYTES = 22, Q5_1_BYTES = 24, Q8_0_BYTES = 34, Q8_1_BYTES = 36 };
 enum { Q2_K_BYTES = 84, Q3_K_BYTES = 110, Q4_K_BYTES = 144, Q5_K_BYTES = 176, Q6_K_BYTES = 210, Q8_K_BYTES = 292 };
 enum { Q8_K_QS = 4, Q8_K_BSUMS = 260 };
+/* Q4_K×8 (repack_q4_k.c): eight rows' super-blocks interleaved. */
+enum { Q4_KX8_BYTES = 8 * Q4_K_BYTES, Q4_KX8_D = 0, Q4_KX8_DMIN = 16, Q4_KX8_SCALES = 32, Q4_KX8_QS = 128 };
 
 static inline uint16_t cai_rd16(const uint8_t* p) { uint16_t v; memcpy(&v, p, 2); return v; }
 static inline uint32_t cai_rd32(const uint8_t* p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -134,6 +136,12 @@ CAI_HIDDEN void cai_q5_k_x4_avx2(int n, const void* w, const void* a, size_t str
 CAI_HIDDEN void cai_q5_k_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q6_k_x4_avx2(int n, const void* w, const void* a, size_t stride, float* y);
 CAI_HIDDEN void cai_q6_k_x4_vnni(int n, const void* w, const void* a, size_t stride, float* y);
+
+/* Q4_K×8 against `na` Q8_K activation rows: y[i·y_stride + r] for the group's rows r < 8 and i < na. */
+typedef void (*cai_x8_fn)(int n, const void* w, const void* a, size_t act_row_bytes, int na, float* y, size_t y_stride);
+CAI_HIDDEN void cai_q4_k_x8_scalar(int n, const void* w, const void* a, size_t act_row_bytes, int na, float* y, size_t y_stride);
+CAI_HIDDEN void cai_q4_k_x8_avx2(int n, const void* w, const void* a, size_t act_row_bytes, int na, float* y, size_t y_stride);
+CAI_HIDDEN void cai_q4_k_x8_vnni(int n, const void* w, const void* a, size_t act_row_bytes, int na, float* y, size_t y_stride);
 
 /*
  * Register tiles of the signed 32-block formats (Q4_0, Q5_0, Q8_0 against Q8_0), x86 only: for weight rows i < rm and

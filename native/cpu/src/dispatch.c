@@ -173,10 +173,29 @@ static cai_tile_fn pick_tile(int type, int isa)
     return NULL;
 }
 
+/* Groups of eight interleaved Q4_K rows; each group meets every activation row while it is in L1. */
+static int matmul_q4_k_x8(int isa, const void* w, size_t row_bytes, int col, int row_start, int row_end, const void* act,
+                          size_t act_row_bytes, int batch, float* y, int y_stride)
+{
+    if (col <= 0 || col % QK_K != 0 || row_start % 8 != 0 || row_end % 8 != 0 || row_start > row_end) return -1;
+    cai_x8_fn kernel = cai_q4_k_x8_scalar;
+#if CAI_X86 && defined(__AVX2__)
+    if (isa >= CAI_ISA_AVX2) kernel = cai_q4_k_x8_avx2;
+#  if CAI_HAVE_VNNI_KERNELS
+    if (isa >= CAI_ISA_AVX512_VNNI) kernel = cai_q4_k_x8_vnni;
+#  endif
+#endif
+    (void)isa;
+    for (int r = row_start; r < row_end; r += 8)
+        kernel(col, (const uint8_t*)w + (size_t)r * row_bytes, act, act_row_bytes, batch, y + r, (size_t)y_stride);
+    return 0;
+}
+
 int cai_matmul_rows(int wtype, const void* w, size_t row_bytes, int col, int row_start, int row_end, const void* act,
                     size_t act_row_bytes, int batch, float* y, int y_stride)
 {
     int block, isa = current_isa();
+    if (wtype == CAI_TYPE_Q4_K_X8) return matmul_q4_k_x8(isa, w, row_bytes, col, row_start, row_end, act, act_row_bytes, batch, y, y_stride);
     cai_dot_fn dot = pick(wtype, isa, &block);
     if (dot == NULL || col < 0 || col % block != 0) return -1;
     const uint8_t *pw = w, *pa = act;

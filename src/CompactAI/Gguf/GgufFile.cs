@@ -16,7 +16,7 @@ namespace CompactAI.Gguf;
 /// is refused with a <see cref="GgufFormatException"/> naming the field and byte offset, and parsing never allocates
 /// more than a small multiple of the file size. Instances are thread-safe for reading; dispose to unmap the file.
 /// </remarks>
-public sealed unsafe class GgufFile : IDisposable
+public sealed unsafe partial class GgufFile : IDisposable
 {
     /// <summary>The GGUF magic, "GGUF" read as a little-endian u32.</summary>
     public const uint Magic = 0x46554747;
@@ -151,6 +151,26 @@ public sealed unsafe class GgufFile : IDisposable
         ObjectDisposedException.ThrowIf(_base == null, this);
         return _base + tensor.FileOffset;
     }
+
+    /// <summary>
+    /// Tells the OS that this process no longer needs the mapped pages of [<paramref name="start"/>, +<paramref name="length"/>)
+    /// (Linux: <c>madvise</c> with <c>MADV_DONTNEED</c>, on the whole pages inside the range): they leave the process's
+    /// resident set, and a later read maps them again from the file. Used after a tensor was copied into another layout, so
+    /// the copy does not count twice. A no-op elsewhere, for in-memory files, and for ranges outside the mapping.
+    /// </summary>
+    internal void ReleasePages(byte* start, long length)
+    {
+        if (_mapping is null || !OperatingSystem.IsLinux() || _base == null) return;
+        if (start < _base || length < 0 || start + length > _base + Length) return;
+        long page = Environment.SystemPageSize;
+        long first = ((long)start + page - 1) / page * page, last = ((long)start + length) / page * page;
+        if (last > first) _ = madvise((nint)first, (nuint)(last - first), MadvDontNeed);
+    }
+
+    private const int MadvDontNeed = 4;
+
+    [LibraryImport("libc", SetLastError = false)]
+    private static partial int madvise(nint address, nuint length, int advice);
 
     /// <summary>Unmaps the file. Views handed out before become invalid.</summary>
     public void Dispose()

@@ -21,6 +21,7 @@ public sealed class InferenceSession : IDisposable
     private readonly CompactModel _model;
     private readonly IForwardPass _pass;
     private readonly float[] _logits;
+    private Sampler.Buffers? _samplerBuffers; // reused by every generation of this session (one runs at a time)
     private readonly List<int> _tokens = new();
     private int _busy;
     private bool _disposed;
@@ -412,7 +413,8 @@ public sealed class InferenceSession : IDisposable
             _prompt = prompt;
             _o = options;
             _constraint = options.Constraint?.CreateState(session._model.Tokenizer);
-            _sampler = new Sampler(options.Sampling, session._model.Config.VocabularySize, _constraint);
+            // One generation runs at a time per session, so the session's sampler buffers are free here.
+            _sampler = new Sampler(options.Sampling, session._samplerBuffers ??= new Sampler.Buffers(session._model.Config.VocabularySize), _constraint);
             _decoder = session._model.Tokenizer.CreateStreamingDecoder();
         }
 

@@ -8,7 +8,7 @@ namespace CompactAI.Models;
 /// family does not have them: biases (Qwen2), Q/K norms (Qwen3, Gemma 3), post-norms (Gemma 2/3), fused QKV and fused
 /// gate-up projections (Phi-3).
 /// </summary>
-internal sealed class LayerWeights
+internal sealed record LayerWeights
 {
     public required float[] AttentionNorm { get; init; }   // [embd]
     public WeightMatrix? Qkv { get; init; }                // fused [q + k + v rows, embd]
@@ -33,12 +33,14 @@ internal sealed class LayerWeights
 /// All weights of a model. Matrices stay in the memory-mapped GGUF (never copied); the small 1-D tensors (norms,
 /// biases, RoPE factors) are expanded to <see cref="float"/> arrays at load. Shapes are checked against <see cref="ModelConfig"/>.
 /// </summary>
-internal sealed unsafe class ModelWeights
+internal sealed unsafe class ModelWeights : IDisposable
 {
+    private readonly List<nint> _copies = new();
+
     public required WeightMatrix TokenEmbedding { get; init; }  // [vocab rows, embd cols]
     public required LayerWeights[] Layers { get; init; }
     public required float[] OutputNorm { get; init; }           // [embd]
-    public required WeightMatrix Output { get; init; }          // [vocab, embd]; the embedding itself when tied
+    public required WeightMatrix Output { get; set; }           // [vocab, embd]; the embedding itself when tied
     public float[]? RopeFrequencyFactors { get; init; }         // [ropeDims / 2]: Llama 3 rope_freqs, Phi-3 LongRoPE short factors
     public float[]? LongRopeFrequencyFactors { get; init; }     // [ropeDims / 2]: Phi-3 LongRoPE long factors (contexts beyond the original)
 
@@ -93,6 +95,47 @@ internal sealed unsafe class ModelWeights
                                    ?? OptionalVector(file, "rope_factors_short.weight", c.RopeDimensions / 2),
             LongRopeFrequencyFactors = OptionalVector(file, "rope_factors_long.weight", c.RopeDimensions / 2),
         };
+    }
+
+    /// <summary>
+    /// Moves the matrices of the layers the CPU runs (from <paramref name="firstLayer"/> on, and the output matrix when
+    /// <paramref name="output"/>) into the native kernels' interleaved layouts where one applies (Q4_K, eight rows at a time;
+    /// see <see cref="Tensors.Native.InterleavedQ4KFormat"/>). Each copy replaces its mapped pages, which are released, so
+    /// the resident size stays that of the file. Does nothing when interleaving is off (<see cref="KernelSelection.InterleaveRows"/>).
+    /// </summary>
+    public void InterleaveForCpu(GgufFile file, int firstLayer, bool output)
+    {
+        if (!KernelSelection.InterleaveRows) return;
+        // Layers in parallel: the copy is bound by reading the file's pages (about 1 GB/s per core from the page cache).
+        Parallel.For(firstLayer, Layers.Length, i =>
+        {
+            var l = Layers[i];
+            Layers[i] = l with
+            {
+                Qkv = Interleave(file, l.Qkv), Query = Interleave(file, l.Query), Key = Interleave(file, l.Key),
+                Value = Interleave(file, l.Value), Output = Interleave(file, l.Output)!.Value, Gate = Interleave(file, l.Gate),
+                Up = Interleave(file, l.Up)!.Value, Down = Interleave(file, l.Down)!.Value,
+            };
+        });
+        if (output && Output.Data != TokenEmbedding.Data) Output = Interleave(file, Output)!.Value;
+    }
+
+    private WeightMatrix? Interleave(GgufFile file, WeightMatrix? matrix)
+    {
+        if (matrix is not { } w || !Tensors.Native.InterleavedQ4KFormat.CanInterleave(w)) return matrix;
+        long bytes = Tensors.Native.InterleavedQ4KFormat.ByteCount(w);
+        byte* copy = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        lock (_copies) _copies.Add((nint)copy);
+        var interleaved = Tensors.Native.InterleavedQ4KFormat.Interleave(w, copy);
+        file.ReleasePages(w.Data, bytes);
+        return interleaved;
+    }
+
+    /// <summary>Frees the interleaved copies. The model's sessions must be gone.</summary>
+    public void Dispose()
+    {
+        foreach (var p in _copies) System.Runtime.InteropServices.NativeMemory.AlignedFree((void*)p);
+        _copies.Clear();
     }
 
     /// <summary>A 2-D tensor of GGUF shape [<paramref name="columns"/>, <paramref name="rows"/>].</summary>

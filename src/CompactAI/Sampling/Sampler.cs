@@ -27,15 +27,33 @@ internal sealed class Sampler
     private readonly IGenerationConstraintState? _constraint;
     private ulong _rng;
 
+    /// <summary>
+    /// The vocabulary-sized working arrays of a sampler: four large-object-heap arrays (2 MB for a 128K vocabulary), which a
+    /// session keeps and hands to each generation's sampler rather than allocating them per request.
+    /// </summary>
+    internal sealed class Buffers(int vocabularySize)
+    {
+        public readonly float[] Logits = new float[vocabularySize];
+        public readonly int[] Ids = new int[vocabularySize];
+        public readonly float[] Values = new float[vocabularySize];
+        public readonly float[] Exp = new float[vocabularySize];
+    }
+
     public Sampler(SamplingOptions options, int vocabularySize, IGenerationConstraintState? constraint = null)
+        : this(options, new Buffers(vocabularySize), constraint)
+    {
+    }
+
+    /// <summary>A sampler working in <paramref name="buffers"/>, which it owns until the generation ends (one sampler at a time).</summary>
+    public Sampler(SamplingOptions options, Buffers buffers, IGenerationConstraintState? constraint = null)
     {
         _constraint = constraint;
         options.Validate();
         _o = options;
-        _logits = new float[vocabularySize];
-        _ids = new int[vocabularySize];
-        _values = new float[vocabularySize];
-        _expScratch = new float[vocabularySize];
+        _logits = buffers.Logits;
+        _ids = buffers.Ids;
+        _values = buffers.Values;
+        _expScratch = buffers.Exp;
         ulong seed = options.Seed ?? (ulong)Random.Shared.NextInt64();
         _rng = seed ^ 0x9E3779B97F4A7C15UL;
         if (_rng == 0) _rng = 1;

@@ -11,6 +11,19 @@ internal static class KernelSelection
 {
     private static volatile bool s_preferNative = Environment.GetEnvironmentVariable("COMPACTAI_NATIVE") != "0";
 
+    private static volatile bool s_interleaveRows = Environment.GetEnvironmentVariable("COMPACTAI_INTERLEAVE") != "0";
+
+    /// <summary>
+    /// Whether models loaded from now on move the matrices the CPU computes into the native kernels' interleaved layouts
+    /// (Q4_K: eight rows at a time) where the native kernels are in use. On by default; false (or the environment variable
+    /// <c>COMPACTAI_INTERLEAVE=0</c>) keeps every matrix in the mapped file, for comparisons.
+    /// </summary>
+    public static bool InterleaveRows
+    {
+        get => s_interleaveRows;
+        set => s_interleaveRows = value;
+    }
+
     /// <summary>True when formats registered now take native kernels: preferred and accelerated.</summary>
     public static bool UseNative => PreferNative && Native.NativeKernels.IsAccelerated;
 

@@ -8,7 +8,8 @@ namespace CompactAI.Tensors;
 /// It quantizes the activations once into the weight format's activation type, then splits weight rows across the
 /// worker pool; each weight row is reused for every batch row while it is hot in cache. The per-format maths lives in
 /// <see cref="TensorFormat.Dot"/>; formats backed by the native library (<see cref="TensorFormat.NativeTypeId"/> ≥ 0) run a
-/// whole chunk of rows in one native call instead. One instance per session: it owns its activation scratch buffer.
+/// whole chunk of rows in one native call instead. Formats that interleave groups of rows (<see cref="TensorFormat.RowGroup"/>)
+/// are split on group boundaries and computed only natively. One instance per session: it owns its activation scratch buffer.
 /// </summary>
 internal sealed unsafe class MatMul : IParallelJob
 {
@@ -86,8 +87,10 @@ internal sealed unsafe class MatMul : IParallelJob
         _y = y;
         _batch = batch;
         // Rows are cheap for tiny models: keep at least ~16K multiply-adds per chunk so dispatch costs stay small.
+        // Work is split in whole row groups (interleaved layouts); a group is one row otherwise.
+        int group = w.Format.RowGroup;
         int minRows = Math.Max(1, 16384 / Math.Max(1, w.Columns * batch));
-        _pool.Run(this, w.Rows, minRows);
+        _pool.Run(this, w.Rows / group, Math.Max(1, minRows / group));
         _act = null;
         _y = null;
     }
@@ -96,6 +99,8 @@ internal sealed unsafe class MatMul : IParallelJob
     {
         var w = _w;
         var format = w.Format;
+        start *= format.RowGroup;
+        end *= format.RowGroup;
         int n = w.Columns, rows = w.Rows;
         int nativeType = format.NativeTypeId;
         // Native-backed formats take the whole chunk in one call: one managed→native transition per chunk, not per row.
@@ -104,6 +109,8 @@ internal sealed unsafe class MatMul : IParallelJob
         {
             return;
         }
+        if (format.RowGroup != 1)
+            throw new InvalidOperationException($"The native library refused a {format.RowGroup}-row interleaved {format.Type} matrix of {n} columns.");
         for (int r = start; r < end; r++)
         {
             var row = w.Row(r);

@@ -56,6 +56,19 @@ internal abstract class TensorFormat
     /// </summary>
     internal virtual int NativeTypeId => -1;
 
+    /// <summary>
+    /// Rows stored together: 1 for GGUF's row-major layout; more for a layout that interleaves groups of rows (the matmul
+    /// driver then splits work on group boundaries, and <see cref="WeightMatrix.Row"/> is unavailable).
+    /// </summary>
+    internal virtual int RowGroup => 1;
+
+    /// <summary>
+    /// Copies row <paramref name="row"/> (in this format's own layout at <paramref name="data"/>, <paramref name="rowBytes"/>
+    /// bytes per row) into <paramref name="dst"/> in the row-major GGUF layout of <see cref="Type"/>.
+    /// </summary>
+    internal virtual unsafe void CopyRow(byte* data, long rowBytes, int row, Span<byte> dst) =>
+        new ReadOnlySpan<byte>(data + row * rowBytes, (int)rowBytes).CopyTo(dst);
+
     private static readonly Dictionary<GgmlType, TensorFormat> s_formats = new();
     private static readonly Lock s_lock = new();
 

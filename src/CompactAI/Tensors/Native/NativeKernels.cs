@@ -20,13 +20,14 @@ internal static unsafe class NativeKernels
     public const string LibraryName = "compactai_cpu";
 
     /// <summary>The ABI version this assembly was written against (<c>CAI_VERSION</c>).</summary>
-    public const int ExpectedVersion = 2;
+    public const int ExpectedVersion = 3;
 
     private static readonly delegate* unmanaged[SuppressGCTransition]<int, void*, void*, float>[] s_dots =
         new delegate* unmanaged[SuppressGCTransition]<int, void*, void*, float>[16];
     private static readonly delegate* unmanaged<float*, void*, int, void>[] s_quantizers = new delegate* unmanaged<float*, void*, int, void>[16];
     private static readonly delegate* unmanaged<int, void*, nuint, int, int, int, void*, nuint, int, float*, int, int> s_matmulRows;
     private static readonly delegate* unmanaged<float*, float*, float*, int, int, int, int, float, float, float*, float*, void> s_attend;
+    private static readonly delegate* unmanaged<void*, nuint, int, int, void*, void> s_repackQ4KX8;
     private static readonly delegate* unmanaged<int, int> s_setMaxIsa;
     private static readonly delegate* unmanaged<int> s_isa;
 
@@ -64,6 +65,7 @@ internal static unsafe class NativeKernels
             s_quantizers[(int)GgmlType.Q8_K] = (delegate* unmanaged<float*, void*, int, void>)Export(handle, "cai_quantize_row_q8_k");
             s_matmulRows = (delegate* unmanaged<int, void*, nuint, int, int, int, void*, nuint, int, float*, int, int>)Export(handle, "cai_matmul_rows");
             s_attend = (delegate* unmanaged<float*, float*, float*, int, int, int, int, float, float, float*, float*, void>)Export(handle, "cai_attend_f16acc");
+            s_repackQ4KX8 = (delegate* unmanaged<void*, nuint, int, int, void*, void>)Export(handle, "cai_repack_q4_k_x8");
             s_setMaxIsa = (delegate* unmanaged<int, int>)Export(handle, "cai_set_max_isa");
             s_isa = (delegate* unmanaged<int>)Export(handle, "cai_isa");
             Features = Marshal.PtrToStringUTF8(((delegate* unmanaged<nint>)Export(handle, "cai_features"))()) ?? "";
@@ -124,6 +126,17 @@ internal static unsafe class NativeKernels
     public static bool MatMulRows(GgmlType type, byte* w, long rowBytes, int columns, int rowStart, int rowEnd,
         byte* act, long actRowBytes, int batch, float* y, int yStride) =>
         s_matmulRows((int)type, w, (nuint)rowBytes, columns, rowStart, rowEnd, act, (nuint)actRowBytes, batch, y, yStride) == 0;
+
+    /// <summary>The <c>cai_matmul_rows</c> weight type of Q4_K rows interleaved by <see cref="RepackQ4KX8"/> (<c>CAI_TYPE_Q4_K_X8</c>).</summary>
+    public const int Q4KX8TypeId = 0x100 | (int)GgmlType.Q4_K;
+
+    /// <summary>
+    /// Interleaves Q4_K rows eight at a time (<c>cai_repack_q4_k_x8</c>) into <paramref name="dst"/>, which takes as many bytes
+    /// as the source rows. <paramref name="rows"/> must be a multiple of 8 and <paramref name="columns"/> of 256.
+    /// <see cref="IsAvailable"/> must hold.
+    /// </summary>
+    public static void RepackQ4KX8(byte* src, long rowBytes, int rows, int columns, byte* dst) =>
+        s_repackQ4KX8(src, (nuint)rowBytes, rows, columns, dst);
 
     /// <summary>
     /// One query row of attention over one KV head with an F16 running sum (<c>cai_attend_f16acc</c>): the same
