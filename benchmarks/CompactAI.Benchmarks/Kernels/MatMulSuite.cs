@@ -56,7 +56,7 @@ public abstract unsafe class MatMulSuite : IWorkload
         long rowBytes = format.RowBytes(columns);
         _weights = (byte*)NativeMemory.AlignedAlloc((nuint)(rowBytes * rows), 64);
         FillWeights(format, _weights, rows, columns, rowBytes);
-        _matrix = new WeightMatrix(_weights, rows, columns, format);
+        _matrix = Layout(new WeightMatrix(_weights, rows, columns, format));
 
         var rng = new Random(7);
         _x = new float[MaxBatch * columns];
@@ -67,8 +67,14 @@ public abstract unsafe class MatMulSuite : IWorkload
             var pool = new WorkerPool(t);
             _drivers[t] = (pool, new MatMul(pool));
         }
-        Console.WriteLine($"// {WeightType} {rows}x{columns}: {format.GetType().Name}, activations {format.ActivationType}");
+        Console.WriteLine($"// {WeightType} {rows}x{columns}: {_matrix.Format.GetType().Name}, activations {format.ActivationType}");
     }
+
+    /// <summary>The matrix as the engine stores it for this suite: as mapped from the file unless a subclass repacks it.</summary>
+    private protected virtual WeightMatrix Layout(WeightMatrix mapped) => mapped;
+
+    /// <summary>Memory a subclass's <see cref="Layout"/> allocated, freed at cleanup.</summary>
+    protected byte* LayoutCopy { get; set; }
 
     /// <summary>Frees the weights and stops the pools.</summary>
     [GlobalCleanup]
@@ -78,6 +84,8 @@ public abstract unsafe class MatMulSuite : IWorkload
         _drivers.Clear();
         NativeMemory.AlignedFree(_weights);
         _weights = null;
+        if (LayoutCopy != null) NativeMemory.AlignedFree(LayoutCopy);
+        LayoutCopy = null;
     }
 
     /// <summary>y = W·x for one activation row (a decode step's projection); <paramref name="batch"/> is always 1.</summary>

@@ -34,6 +34,22 @@ public class Q3_K : MatMulSuite { public override GgmlType WeightType => GgmlTyp
 /// <summary>Q4_K weights (activations Q8_K).</summary>
 public class Q4_K : MatMulSuite { public override GgmlType WeightType => GgmlType.Q4_K; }
 
+/// <summary>
+/// Q4_K weights interleaved eight rows at a time, as the engine stores them for the native kernels
+/// (<see cref="CompactAI.Tensors.Native.InterleavedQ4KFormat"/>); plain Q4_K when the native kernels are not in use.
+/// </summary>
+public unsafe class Q4_K_X8 : MatMulSuite
+{
+    public override GgmlType WeightType => GgmlType.Q4_K;
+
+    private protected override WeightMatrix Layout(WeightMatrix mapped)
+    {
+        if (!CompactAI.Tensors.Native.InterleavedQ4KFormat.CanInterleave(mapped)) return mapped;
+        LayoutCopy = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)CompactAI.Tensors.Native.InterleavedQ4KFormat.ByteCount(mapped), 64);
+        return CompactAI.Tensors.Native.InterleavedQ4KFormat.Interleave(mapped, LayoutCopy);
+    }
+}
+
 /// <summary>Q5_K weights (activations Q8_K).</summary>
 public class Q5_K : MatMulSuite { public override GgmlType WeightType => GgmlType.Q5_K; }
 

@@ -109,4 +109,37 @@ public sealed class GgufFileLifetimeTests : IDisposable
             for (int i = 0; i < f.Tensors.Count; i++) Assert.Equal(expected[i], Sum(f.GetTensorBytes(f.Tensors[i])));
         });
     }
+    /// <summary>Linux: the resident kB of this process's mappings of <paramref name="path"/> (/proc/self/smaps).</summary>
+    private static long MappedResidentKb(string path)
+    {
+        long kb = 0;
+        bool inFile = false;
+        foreach (var line in File.ReadLines("/proc/self/smaps"))
+        {
+            if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.Contains('-')) inFile = line.EndsWith(path, StringComparison.Ordinal);
+            else if (inFile && line.StartsWith("Rss:", StringComparison.Ordinal)) kb += long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+        }
+        return kb;
+    }
+
+    [Fact]
+    public unsafe void ReleasePages_DropsATensorsPagesFromTheResidentSet_AndReadsStillSeeTheFile()
+    {
+        if (!OperatingSystem.IsLinux()) return; // madvise is used on Linux only; elsewhere ReleasePages does nothing
+        var path = TempFile("stories.gguf", File.ReadAllBytes(TestData.Stories260K));
+        using var file = GgufFile.Open(path);
+        var tensor = file.Tensors.MaxBy(t => t.ByteCount)!;
+        Assert.True(tensor.ByteCount >= 64 * 1024, $"{tensor.Name} is {tensor.ByteCount} bytes");
+        byte[] before = file.GetTensorBytes(tensor).ToArray(); // faults every page in
+        long resident = MappedResidentKb(path);
+        file.ReleasePages(file.GetTensorPointer(tensor), tensor.ByteCount);
+        long released = resident - MappedResidentKb(path);
+        // All whole pages inside the tensor leave (at most one partial page at each end stays).
+        long wholePagesKb = (tensor.ByteCount - 2 * Environment.SystemPageSize) / 1024;
+        Assert.True(released >= wholePagesKb, $"released {released} kB of {tensor.ByteCount / 1024} kB (resident before: {resident} kB)");
+        Assert.Equal(before, file.GetTensorBytes(tensor).ToArray()); // mapped again from the file
+        // Ranges outside the mapping are ignored rather than passed to the OS.
+        file.ReleasePages(file.GetTensorPointer(tensor) - (1L << 40), 4096);
+        Assert.Equal(before, file.GetTensorBytes(tensor).ToArray());
+    }
 }
