@@ -41,7 +41,16 @@ public sealed class CompactModel : IDisposable
         _device = choice.Device;
         BackendDescription = choice.Description;
         // The layers the CPU runs take the native kernels' interleaved layouts (the device has its own copy of the rest).
-        Weights.InterleaveForCpu(file, _device?.DeviceLayers ?? 0, output: _device is null);
+        try
+        {
+            Weights.InterleaveForCpu(file, _device?.DeviceLayers ?? 0, output: _device is null);
+        }
+        catch
+        {
+            Weights.Dispose();
+            _device?.Dispose();
+            throw;
+        }
     }
 
     private readonly IDeviceModel? _device;
@@ -87,7 +96,11 @@ public sealed class CompactModel : IDisposable
     /// <summary>What a saved session state records about the model, computed once.</summary>
     internal SessionState.Fingerprint StateFingerprint => _stateFingerprint ??= SessionState.Fingerprint.Of(this);
 
-    /// <summary>Loads a model from a GGUF file (memory-mapped; the weights are not copied).</summary>
+    /// <summary>
+    /// Loads a model from a GGUF file. The file is memory-mapped and the weights are used in place, except Q4_K matrices
+    /// that the CPU computes with the native kernels: those are copied once into the kernels' interleaved layout, and their
+    /// mapped pages are released, so memory use stays about the file's size.
+    /// </summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="GgufFormatException">The file is malformed or misses a required key or tensor.</exception>
     /// <exception cref="NotSupportedException">The architecture, tokenizer or a tensor type is not supported (the message names it).</exception>

@@ -1,5 +1,7 @@
+using System.Runtime.InteropServices;
 using CompactAI.Gguf;
 using CompactAI.Tensors;
+using CompactAI.Tensors.Native;
 
 namespace CompactAI.Models;
 
@@ -30,8 +32,9 @@ internal sealed record LayerWeights
 }
 
 /// <summary>
-/// All weights of a model. Matrices stay in the memory-mapped GGUF (never copied); the small 1-D tensors (norms,
-/// biases, RoPE factors) are expanded to <see cref="float"/> arrays at load. Shapes are checked against <see cref="ModelConfig"/>.
+/// All weights of a model. Matrices stay in the memory-mapped GGUF, except those <see cref="InterleaveForCpu"/> moves into
+/// a native kernel's layout; the small 1-D tensors (norms, biases, RoPE factors) are expanded to <see cref="float"/> arrays
+/// at load. Shapes are checked against <see cref="ModelConfig"/>.
 /// </summary>
 internal sealed unsafe class ModelWeights : IDisposable
 {
@@ -100,7 +103,7 @@ internal sealed unsafe class ModelWeights : IDisposable
     /// <summary>
     /// Moves the matrices of the layers the CPU runs (from <paramref name="firstLayer"/> on, and the output matrix when
     /// <paramref name="output"/>) into the native kernels' interleaved layouts where one applies (Q4_K, eight rows at a time;
-    /// see <see cref="Tensors.Native.InterleavedQ4KFormat"/>). Each copy replaces its mapped pages, which are released, so
+    /// see <see cref="InterleavedQ4KFormat"/>). Each copy replaces its mapped pages, which are released, so
     /// the resident size stays that of the file. Does nothing when interleaving is off (<see cref="KernelSelection.InterleaveRows"/>).
     /// </summary>
     public void InterleaveForCpu(GgufFile file, int firstLayer, bool output)
@@ -122,11 +125,11 @@ internal sealed unsafe class ModelWeights : IDisposable
 
     private WeightMatrix? Interleave(GgufFile file, WeightMatrix? matrix)
     {
-        if (matrix is not { } w || !Tensors.Native.InterleavedQ4KFormat.CanInterleave(w)) return matrix;
-        long bytes = Tensors.Native.InterleavedQ4KFormat.ByteCount(w);
-        byte* copy = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)bytes, 64);
+        if (matrix is not { } w || !InterleavedQ4KFormat.CanInterleave(w)) return matrix;
+        long bytes = InterleavedQ4KFormat.ByteCount(w);
+        byte* copy = (byte*)NativeMemory.AlignedAlloc((nuint)bytes, 64);
         lock (_copies) _copies.Add((nint)copy);
-        var interleaved = Tensors.Native.InterleavedQ4KFormat.Interleave(w, copy);
+        var interleaved = InterleavedQ4KFormat.Interleave(w, copy);
         file.ReleasePages(w.Data, bytes);
         return interleaved;
     }
@@ -134,7 +137,7 @@ internal sealed unsafe class ModelWeights : IDisposable
     /// <summary>Frees the interleaved copies. The model's sessions must be gone.</summary>
     public void Dispose()
     {
-        foreach (var p in _copies) System.Runtime.InteropServices.NativeMemory.AlignedFree((void*)p);
+        foreach (var p in _copies) NativeMemory.AlignedFree((void*)p);
         _copies.Clear();
     }
 
