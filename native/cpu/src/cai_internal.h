@@ -13,9 +13,18 @@
 #  include <immintrin.h>
 #endif
 
-/* AVX-512 VNNI kernels are compiled with a function-level target (GCC/Clang) and picked at run time. */
+/* AVX-512 VNNI kernels are compiled with a function-level target (GCC/Clang) and picked at run time: the functions
+ * between CAI_VNNI_BEGIN and CAI_VNNI_END get that target. */
 #if CAI_X86 && defined(__GNUC__) && defined(__AVX2__)
 #  define CAI_HAVE_VNNI_KERNELS 1
+#  if defined(__clang__)
+#    define CAI_VNNI_BEGIN \
+        _Pragma("clang attribute push(__attribute__((target(\"avx512f,avx512bw,avx512vl,avx512vnni\"))), apply_to = function)")
+#    define CAI_VNNI_END _Pragma("clang attribute pop")
+#  else
+#    define CAI_VNNI_BEGIN _Pragma("GCC push_options") _Pragma("GCC target(\"avx512f,avx512bw,avx512vl,avx512vnni\")")
+#    define CAI_VNNI_END _Pragma("GCC pop_options")
+#  endif
 #endif
 
 #if defined(__GNUC__)

@@ -131,12 +131,7 @@ float cai_q6_k_scalar(int n, const void* w, const void* a)
 #undef CAI_DPWSSD
 
 #if CAI_HAVE_VNNI_KERNELS
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni")
-#endif
+CAI_VNNI_BEGIN
 #define CAI_FN(name) name##_vnni
 #define CAI_DPBUSD(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
 #define CAI_DPWSSD(acc, p, s) _mm256_dpwssd_epi32((acc), (p), (s))
@@ -144,11 +139,7 @@ float cai_q6_k_scalar(int n, const void* w, const void* a)
 #undef CAI_FN
 #undef CAI_DPBUSD
 #undef CAI_DPWSSD
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+CAI_VNNI_END
 #endif
 
 #endif

@@ -97,12 +97,7 @@ float cai_q8_0_scalar(int n, const void* w, const void* a)
 
 #if CAI_HAVE_VNNI_KERNELS
 /* AVX-512 VNNI on 256-bit registers: vpdpbusd does the u8×s8 multiply-accumulate in one instruction. */
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni")
-#endif
+CAI_VNNI_BEGIN
 #define CAI_FN(name) name##_vnni
 #define CAI_DPBUSD(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
 #define CAI_NATIVE_DPBUSD 1
@@ -111,11 +106,7 @@ float cai_q8_0_scalar(int n, const void* w, const void* a)
 #undef CAI_NATIVE_DPBUSD
 #undef CAI_FN
 #undef CAI_DPBUSD
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+CAI_VNNI_END
 #endif
 
 #endif

@@ -68,21 +68,12 @@ void cai_q4_k_x8_scalar(int n, const void* w, const void* a, size_t act_row_byte
 #undef CAI_DPWSSD
 
 #if CAI_HAVE_VNNI_KERNELS
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512vnni")
-#endif
+CAI_VNNI_BEGIN
 #define CAI_FN(name) name##_vnni
 #define CAI_DPWSSD(acc, p, s) _mm256_dpwssd_epi32((acc), (p), (s))
 #include "repack_q4_k_x86.inc"
 #undef CAI_FN
 #undef CAI_DPWSSD
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+CAI_VNNI_END
 #endif
 #endif

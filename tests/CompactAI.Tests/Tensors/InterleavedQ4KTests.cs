@@ -42,7 +42,6 @@ public sealed class InterleavedQ4KTests
         var row = new byte[rowBytes];
         fixed (byte* pw = w, pc = copy)
         {
-            var native = TensorFormat.For(GgmlType.Q4_K);
             var interleaved = InterleavedQ4KFormat.Interleave(new WeightMatrix(pw, rows, columns, NativeTensorFormat.TryCreate(s_q4k)!), pc);
             Assert.Equal(8, interleaved.Format.RowGroup);
             Assert.NotEqual(w, copy); // the layout differs...
@@ -58,7 +57,6 @@ public sealed class InterleavedQ4KTests
             interleaved.DequantizeRow(5, actual);
             Assert.Equal(expected, actual);
             Assert.Throws<InvalidOperationException>(() => interleaved.Row(0));
-            _ = native;
         }
     }
 
