@@ -12,7 +12,7 @@ set -euo pipefail
 NLC_VERSION="${NLC_VERSION:-3.22.1}"
 LLAMA_CPP_DIR="${LLAMA_CPP_DIR:-$HOME/.cache/compactai/llama.cpp}"
 JOBS="${JOBS:-2}"
-TARGETS=(llama-bench llama-quantize llama-cli llama-server llama-tokenize)
+TARGETS=(llama-bench llama-quantize llama-cli llama-server llama-tokenize llama-completion llama-embedding)
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="$LLAMA_CPP_DIR/build"
