@@ -138,16 +138,18 @@ public sealed record ModelConfig
         int ropeDims = m.GetInt32(p + "rope.dimension_count", headDim);
         if (ropeDims <= 0 || ropeDims > headDim || ropeDims % 2 != 0)
             throw new GgufFormatException($"rope.dimension_count {ropeDims} must be even and in (0, {headDim}]", p + "rope.dimension_count", -1, file.FilePath);
+        int blocks = BlockCountOf(file, p + "block_count", m.GetInt32(p + "block_count"));
         var embedding = file.GetTensor("token_embd.weight");
         if (embedding.Dimensions.Count != 2 || embedding.Dimensions[0] != embd)
             throw new GgufFormatException($"token_embd.weight has shape [{string.Join(", ", embedding.Dimensions)}], expected [{embd}, vocab]", "token_embd.weight", -1, file.FilePath);
+        if (m.ContainsKey(p + "attention.layer_norm_epsilon")) Epsilon(m, p + "attention.layer_norm_epsilon");
         return new ModelConfig
         {
             Architecture = arch,
             Name = m.GetString("general.name", null),
             ContextLength = Positive(m, p + "context_length", m.GetInt32(p + "context_length", 2048)),
             EmbeddingLength = embd,
-            BlockCount = Positive(m, p + "block_count", m.GetInt32(p + "block_count")),
+            BlockCount = blocks,
             FeedForwardLength = Positive(m, p + "feed_forward_length", m.GetInt32(p + "feed_forward_length")),
             HeadCount = heads,
             KvHeadCount = kvHeads,
@@ -156,7 +158,7 @@ public sealed record ModelConfig
             RopeDimensions = ropeDims,
             RopeFreqBase = m.GetFloat32(p + "rope.freq_base", 10000f),
             RopeStyle = architecture.RopeStyle,
-            RmsNormEpsilon = m.GetFloat32(p + "attention.layer_norm_rms_epsilon", 1e-5f),
+            RmsNormEpsilon = Epsilon(m, p + "attention.layer_norm_rms_epsilon"),
             VocabularySize = checked((int)embedding.Dimensions[1]),
             AttentionScale = 1.0f / MathF.Sqrt(headDim),
             SlidingWindowRopeFreqBase = m.GetFloat32(p + "rope.freq_base", 10000f),
@@ -175,6 +177,31 @@ public sealed record ModelConfig
     {
         float factor = m.GetFloat32(p + "rope.scaling.factor", m.GetFloat32(p + "rope.scale_linear", 0f));
         return factor == 0f || m.GetString(p + "rope.scaling.type", "linear") != "linear" ? 1.0f : 1.0f / factor;
+    }
+
+    /// <summary>
+    /// A normalisation ε (default 1e-5): finite and not negative, or every forward pass would fail (or give NaN) after the
+    /// load succeeded.
+    /// </summary>
+    private static float Epsilon(GgufMetadata m, string key)
+    {
+        float eps = m.GetFloat32(key, 1e-5f);
+        return float.IsFinite(eps) && eps >= 0 ? eps : throw new GgufFormatException($"must be a finite number >= 0, found {eps}", key, -1, m.FilePath);
+    }
+
+    /// <summary>The most transformer blocks a model may declare (llama.cpp's limit is 512; the largest models have under 200).</summary>
+    internal const int MaxBlockCount = 4096;
+
+    /// <summary>
+    /// <c>block_count</c>, bounded before anything is allocated per block (the weights loader then checks it against the
+    /// tensors present).
+    /// </summary>
+    private static int BlockCountOf(GgufFile file, string key, int blocks)
+    {
+        Positive(file.Metadata, key, blocks);
+        if (blocks > MaxBlockCount)
+            throw new GgufFormatException($"is {blocks}, more than the {MaxBlockCount} blocks supported", key, -1, file.FilePath);
+        return blocks;
     }
 
     private static int Positive(GgufMetadata m, string key, int value) =>

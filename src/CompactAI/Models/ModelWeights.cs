@@ -59,6 +59,13 @@ internal sealed unsafe class ModelWeights : IDisposable
         int embd = c.EmbeddingLength, ff = c.FeedForwardLength;
         int qDim = c.HeadCount * c.HeadDim, kDim = c.KvHeadCount * c.HeadDim, vDim = c.KvHeadCount * c.ValueDim;
         int oIn = c.HeadCount * c.ValueDim;
+        // Before the per-block array: a count the tensors cannot back is refused, not allocated.
+        string last = $"blk.{c.BlockCount - 1}.attn_norm.weight";
+        if (c.BlockCount > file.Tensors.Count || file.FindTensor(last) is null)
+            throw new GgufFormatException(c.BlockCount > file.Tensors.Count
+                    ? $"is {c.BlockCount}, more blocks than the file's {file.Tensors.Count} tensors"
+                    : $"is {c.BlockCount}, but the last block's tensor '{last}' is missing",
+                c.Architecture + ".block_count", -1, file.FilePath);
         var layers = new LayerWeights[c.BlockCount];
         for (int i = 0; i < layers.Length; i++)
         {

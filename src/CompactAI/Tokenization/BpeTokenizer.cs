@@ -95,7 +95,8 @@ public sealed class BpeTokenizer : ModelTokenizer
     /// </remarks>
     /// <exception cref="GgufFormatException">
     /// The token list or the merges are missing; the token list is empty; the types do not have one entry per token; a
-    /// token type is unknown; or a special token id is out of range. The message names the metadata key.
+    /// token type is unknown; a merge is empty; or a special token id is out of range. The message names the metadata key
+    /// (and the index of a bad entry).
     /// </exception>
     /// <exception cref="NotSupportedException"><c>tokenizer.ggml.pre</c> names a pre-tokenizer that is not supported.</exception>
     public static new BpeTokenizer FromGguf(GgufFile file)
@@ -109,6 +110,12 @@ public sealed class BpeTokenizer : ModelTokenizer
         const string mergesKey = "tokenizer.ggml.merges";
         if (!meta.ContainsKey(mergesKey)) throw new GgufFormatException("is missing: BPE needs its merges", mergesKey, -1, path);
         string[] merges = meta.GetArray<string>(mergesKey);
+        for (int i = 0; i < merges.Length; i++)
+        {
+            // A merge is "left right" with both sides non-empty; an empty entry cannot be one (and would break the split below).
+            if (string.IsNullOrEmpty(merges[i]))
+                throw new GgufFormatException($"entry {i} is empty; each merge is 'left right'", $"{mergesKey}[{i}]", -1, path);
+        }
 
         int n = texts.Length;
         int bos = VocabularyReader.ReadId(meta, "tokenizer.ggml.bos_token_id", 11, n, path);

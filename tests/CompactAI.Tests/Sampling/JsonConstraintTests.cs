@@ -161,6 +161,24 @@ public sealed class JsonConstraintTests : IClassFixture<Stories260KFixture>
 
     // ---- schemas -------------------------------------------------------------------------------------------------
 
+    /// <summary>A schema of <paramref name="depth"/> nested <c>items</c> subschemas, parsed with a reader allowing that depth.</summary>
+    private static JsonDocument NestedItemsSchema(int depth) =>
+        JsonDocument.Parse(string.Concat(Enumerable.Repeat("""{"items":""", depth - 1)) + "{}" + new string('}', depth - 1),
+            new JsonDocumentOptions { MaxDepth = depth + 1 });
+
+    [Fact]
+    public void ADeepSchemaElementIsRefusedWithATypedExceptionInsteadOfOverflowingTheStack()
+    {
+        // Regression: 20,000 levels built in memory used to recurse once per level and kill the process.
+        using var deep = NestedItemsSchema(20_000);
+        var e = Assert.Throws<NotSupportedException>(() => JsonConstraint.FromSchema(deep.RootElement));
+        Assert.Contains("64 levels", e.Message);
+        using var limit = NestedItemsSchema(JsonSchemaSet.MaxDepth);
+        _ = JsonConstraint.FromSchema(limit.RootElement);
+        using var over = NestedItemsSchema(JsonSchemaSet.MaxDepth + 1);
+        Assert.Throws<NotSupportedException>(() => JsonConstraint.FromSchema(over.RootElement));
+    }
+
     [Theory]
     [InlineData(PersonSchema, """{"name":"Bob","age":3}""", true)]
     [InlineData(PersonSchema, """ { "age" : -12 , "name" : "Bob" } """, true)]

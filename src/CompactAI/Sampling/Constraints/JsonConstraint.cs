@@ -38,7 +38,7 @@ public sealed class JsonConstraint : IGenerationConstraint
     public static JsonConstraint AnyObject { get; } = new(JsonSchemaSet.AnyObject());
 
     /// <summary>A document that <paramref name="schema"/> accepts (see the remarks for the supported subset).</summary>
-    /// <exception cref="NotSupportedException">The schema uses a keyword outside the subset; the message names it.</exception>
+    /// <exception cref="NotSupportedException">The schema uses a keyword outside the subset (the message names it), or nests subschemas more than 64 levels deep.</exception>
     /// <exception cref="ArgumentException">The schema is malformed or matches nothing.</exception>
     public static JsonConstraint FromSchema(JsonElement schema) => new(JsonSchemaSet.Compile(schema));
 

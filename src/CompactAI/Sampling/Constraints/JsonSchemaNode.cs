@@ -65,6 +65,9 @@ internal sealed class JsonSchemaSet
     public const int MaxProperties = 64;
     public const int MaxEnumValues = 64;
 
+    /// <summary>Deepest nesting of subschemas accepted, as deep as the string overload's JSON reader allows (64).</summary>
+    public const int MaxDepth = 64;
+
     private static readonly HashSet<string> s_annotations = ["title", "description", "$schema", "$id", "$comment", "default", "examples", "format"];
     private static readonly HashSet<string> s_supported =
         ["type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "minimum", "maximum", "enum", "const"];
@@ -103,7 +106,7 @@ internal sealed class JsonSchemaSet
     public static JsonSchemaSet Compile(JsonElement schema)
     {
         var set = new JsonSchemaSet();
-        set.Root = set.Add(schema, "#");
+        set.Root = set.Add(schema, "#", 1);
         set.Finish();
         return set;
     }
@@ -147,8 +150,10 @@ internal sealed class JsonSchemaSet
         return (int)Math.Min(best, int.MaxValue / 4);
     }
 
-    private int Add(JsonElement s, string path)
+    private int Add(JsonElement s, string path, int depth)
     {
+        // The compiler recurses per subschema: bound it, or a deep schema built in memory would overflow the stack.
+        if (depth > MaxDepth) throw new NotSupportedException($"The schema nests subschemas more than {MaxDepth} levels deep (at {path}).");
         if (s.ValueKind == JsonValueKind.True) return 0;
         if (s.ValueKind != JsonValueKind.Object)
             throw new ArgumentException($"The schema at {path} must be an object or true (false matches nothing).", "schema");
@@ -190,7 +195,7 @@ internal sealed class JsonSchemaSet
                 if (p.Name.Any(ch => ch is '"' or '\\' || ch < ' '))
                     throw new NotSupportedException($"Property name '{p.Name}' at {path} needs escaping; such names are not supported.");
                 names.Add(Encoding.UTF8.GetBytes(p.Name));
-                nodes.Add(Add(p.Value, $"{path}/properties/{p.Name}"));
+                nodes.Add(Add(p.Value, $"{path}/properties/{p.Name}", depth + 1));
             }
             node.PropertyNames = [.. names];
             node.PropertyNodes = [.. nodes];
@@ -203,7 +208,7 @@ internal sealed class JsonSchemaSet
             {
                 JsonValueKind.False => -1,
                 JsonValueKind.True => 0,
-                _ => Add(additional, $"{path}/additionalProperties"),
+                _ => Add(additional, $"{path}/additionalProperties", depth + 1),
             };
         }
 
@@ -223,7 +228,7 @@ internal sealed class JsonSchemaSet
         if (s.TryGetProperty("items", out var items))
         {
             if (items.ValueKind == JsonValueKind.Array) throw new NotSupportedException($"'items' as an array (tuple validation) at {path} is not supported.");
-            node.ItemsNode = Add(items, $"{path}/items");
+            node.ItemsNode = Add(items, $"{path}/items", depth + 1);
         }
 
         node.MinItems = Count(s, "minItems", 0, path);
