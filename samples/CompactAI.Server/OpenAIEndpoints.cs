@@ -35,14 +35,32 @@ public static class OpenAIEndpoints
         ArgumentNullException.ThrowIfNull(app);
         app.MapGet("/health", Health);
         var v1 = app.MapGroup("/v1");
-        v1.MapPost("/chat/completions", Guarded(ChatCompletionsAsync));
-        v1.MapPost("/completions", Guarded(CompletionsAsync));
-        v1.MapPost("/embeddings", Guarded(EmbeddingsAsync));
+        var queue = new RequestQueue(); // one per mapping: the bound on requests waiting for a session
+        v1.MapPost("/chat/completions", Guarded(ChatCompletionsAsync, queue));
+        v1.MapPost("/completions", Guarded(CompletionsAsync, queue));
+        v1.MapPost("/embeddings", Guarded(EmbeddingsAsync, queue));
         v1.MapGet("/models", Guarded(ModelsAsync));
         v1.MapGet("/models/{id}", Guarded(ModelAsync));
-        app.MapFallback("{*path}", ctx => WriteErrorAsync(ctx,
-            new OpenAIException(StatusCodes.Status404NotFound, $"Unknown route {ctx.Request.Method} {ctx.Request.Path}.", "invalid_request_error", "unknown_url")));
+        app.MapFallback("{*path}", ctx => AllowedMethod(ctx.Request.Path) is { } allowed
+            ? WriteMethodNotAllowedAsync(ctx, allowed)
+            : WriteErrorAsync(ctx, new OpenAIException(StatusCodes.Status404NotFound, $"Unknown route {ctx.Request.Method} {ctx.Request.Path}.", "invalid_request_error", "unknown_url")));
         return app;
+    }
+
+    /// <summary>The method a known route answers (the fallback sees it only when the method was wrong), or null.</summary>
+    private static string? AllowedMethod(PathString path)
+    {
+        string p = (path.Value ?? "").TrimEnd('/');
+        if (p is "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings") return "POST";
+        if (p is "/v1/models" or "/health" || (p.StartsWith("/v1/models/", StringComparison.Ordinal) && p.IndexOf('/', "/v1/models/".Length) < 0)) return "GET";
+        return null;
+    }
+
+    private static Task WriteMethodNotAllowedAsync(HttpContext ctx, string allowed)
+    {
+        ctx.Response.Headers.Allow = allowed;
+        return WriteErrorAsync(ctx, new OpenAIException(StatusCodes.Status405MethodNotAllowed,
+            $"{ctx.Request.Path} takes {allowed}, not {ctx.Request.Method}.", "invalid_request_error", "method_not_allowed"));
     }
 
     // ------------------------------------------------------------------ endpoints
@@ -97,21 +115,10 @@ public static class OpenAIEndpoints
             string text = update.Text;
             if (text.Length > 0) await WriteEventAsync(ctx, ChatChunk(id, created, model, new { content = text }, null));
         }
+        await WriteEventAsync(ctx, ChatChunk(id, created, model, new { }, Finish(finish)));
+        // As OpenAI does: usage only when stream_options.include_usage asks, in a last chunk with no choices.
         if (request.IncludeUsage)
-        {
-            await WriteEventAsync(ctx, ChatChunk(id, created, model, new { }, Finish(finish)));
             await WriteEventAsync(ctx, new { id, @object = "chat.completion.chunk", created, model, choices = Array.Empty<object>(), usage = Usage(usage) });
-        }
-        else
-        {
-            // Without stream_options.include_usage the usage rides on the last chunk (as llama.cpp's server does).
-            await WriteEventAsync(ctx, new
-            {
-                id, @object = "chat.completion.chunk", created, model,
-                choices = new[] { new { index = 0, delta = new { }, logprobs = (object?)null, finish_reason = Finish(finish) } },
-                usage = Usage(usage),
-            });
-        }
         await WriteDoneAsync(ctx);
     }
 
@@ -122,12 +129,16 @@ public static class OpenAIEndpoints
         var request = SamplingRequest.Parse(root, MaxTokensLimit(ctx, options));
         string prompt = PromptOf(root);
         var model = ctx.RequestServices.GetRequiredService<CompactModel>();
-        int maxTokens = request.MaxTokens ?? Math.Min(options.DefaultCompletionTokens, MaxTokensLimit(ctx, options));
         var tokens = model.Tokenizer.Encode(prompt, addSpecial: true);
         if (tokens.Count == 0) throw OpenAIException.Invalid("'prompt' has no tokens.", "prompt");
-        if (tokens.Count + maxTokens > model.Sessions.ContextSize)
-            throw OpenAIException.Invalid($"The prompt has {tokens.Count} tokens and max_tokens is {maxTokens}, but the context holds {model.Sessions.ContextSize}.",
-                "prompt", "context_length_exceeded");
+        int context = model.Sessions.ContextSize;
+        // Without max_tokens the default shrinks to the context left, so a prompt that fits is answered.
+        int maxTokens = request.MaxTokens ?? Math.Min(options.DefaultCompletionTokens, Math.Max(1, context - tokens.Count));
+        if (tokens.Count + maxTokens > context)
+            throw OpenAIException.Invalid(request.MaxTokens is null
+                    ? $"'prompt' has {tokens.Count} tokens, which leaves no room for an answer in the context of {context} tokens (the server's --ctx-size)."
+                    : $"'prompt' has {tokens.Count} tokens and 'max_tokens' is {maxTokens}, more than the context of {context} tokens (the server's --ctx-size) holds.",
+                request.MaxTokens is null ? "prompt" : "max_tokens", "context_length_exceeded");
         var generation = new GenerationOptions
         {
             MaxTokens = maxTokens,
@@ -153,7 +164,8 @@ public static class OpenAIEndpoints
         var usage = new { prompt_tokens = tokens.Count, completion_tokens = generated, total_tokens = tokens.Count + generated };
         if (request.Stream)
         {
-            await WriteEventAsync(ctx, new { id, @object = "text_completion", created, model = modelId, choices = new[] { new { text = "", index = 0, logprobs = (object?)null, finish_reason = (string?)finish } }, usage });
+            await WriteEventAsync(ctx, new { id, @object = "text_completion", created, model = modelId, choices = new[] { new { text = "", index = 0, logprobs = (object?)null, finish_reason = (string?)finish } } });
+            if (request.IncludeUsage) await WriteEventAsync(ctx, new { id, @object = "text_completion", created, model = modelId, choices = Array.Empty<object>(), usage });
             await WriteDoneAsync(ctx);
             return;
         }
@@ -213,37 +225,117 @@ public static class OpenAIEndpoints
 
     // ------------------------------------------------------------------ request plumbing
 
-    /// <summary>Wraps a handler with the API-key check and the mapping of failures onto OpenAI error responses.</summary>
-    private static RequestDelegate Guarded(Func<HttpContext, OpenAIServerOptions, Task> handler) => async ctx =>
+    /// <summary>
+    /// Wraps a handler with the API-key check, the queue bound and generation timeout (when <paramref name="queue"/> is
+    /// given), and the mapping of failures onto OpenAI error responses. Refusals (4xx) are logged as client errors at
+    /// Information without a stack trace; only failures of the server itself are logged at Error.
+    /// </summary>
+    private static RequestDelegate Guarded(Func<HttpContext, OpenAIServerOptions, Task> handler, RequestQueue? queue = null) => async ctx =>
     {
         var options = ctx.RequestServices.GetService<IOptions<OpenAIServerOptions>>()?.Value ?? new OpenAIServerOptions();
+        var logger = ctx.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OpenAIEndpoints));
+        var clientAborted = ctx.RequestAborted;
+        CancellationTokenSource? timeout = null, linked = null;
+        bool entered = false;
         try
         {
             CheckApiKey(ctx, options);
+            if (queue is not null)
+            {
+                // Resolving the model waits for it to load; the timeout counts from then.
+                int parallel = ctx.RequestServices.GetRequiredService<CompactModel>().Options.MaxParallelSequences;
+                entered = queue.TryEnter(parallel + options.MaxQueuedRequests);
+                if (!entered)
+                {
+                    ctx.Response.Headers.RetryAfter = "1";
+                    throw new OpenAIException(StatusCodes.Status429TooManyRequests,
+                        $"The server is busy: {parallel} requests are running and {options.MaxQueuedRequests} are queued (the server's --parallel and --max-queue). Retry later.",
+                        "rate_limit_error", "too_many_requests");
+                }
+            }
+            if (queue is not null && options.GenerationTimeoutSeconds > 0)
+            {
+                // The handlers observe RequestAborted; the timeout cancels it too.
+                timeout = new CancellationTokenSource(TimeSpan.FromSeconds(options.GenerationTimeoutSeconds));
+                linked = CancellationTokenSource.CreateLinkedTokenSource(clientAborted, timeout.Token);
+                ctx.RequestAborted = linked.Token;
+            }
             await handler(ctx, options);
         }
-        catch (OpenAIException e) when (!ctx.Response.HasStarted)
+        catch (Exception e) when (e is not OpenAIException && ToClientError(e) is { } refusal)
         {
-            await WriteErrorAsync(ctx, e);
+            await RefuseAsync(ctx, logger, refusal, clientAborted);
         }
-        catch (InvalidOperationException e) when (!ctx.Response.HasStarted && e.Message.Contains("context", StringComparison.OrdinalIgnoreCase))
+        catch (OpenAIException e)
         {
-            // CompactChatClient refuses, before generating, conversations that do not fit the context window (the message gives the sizes).
-            await WriteErrorAsync(ctx, OpenAIException.Invalid(e.Message, "messages", "context_length_exceeded"));
+            await RefuseAsync(ctx, logger, e, clientAborted);
         }
-        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
+        catch (OperationCanceledException) when (timeout?.IsCancellationRequested == true && !clientAborted.IsCancellationRequested)
         {
-            // The client went away.
-        }
-        catch (Exception e) when (e is not OpenAIException)
-        {
-            var logger = ctx.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OpenAIEndpoints));
-            logger.LogError(e, "Request {Method} {Path} failed", ctx.Request.Method, ctx.Request.Path);
-            var error = new OpenAIException(StatusCodes.Status500InternalServerError, "The server failed to answer the request.", "server_error", "internal_error");
+            logger.LogWarning("Request {Method} {Path} ran past the generation timeout of {Seconds} s and was cancelled", ctx.Request.Method, ctx.Request.Path, options.GenerationTimeoutSeconds);
+            var error = new OpenAIException(StatusCodes.Status504GatewayTimeout,
+                $"The request ran past the server's generation timeout of {options.GenerationTimeoutSeconds} s (--timeout).", "server_error", "generation_timeout");
+            ctx.RequestAborted = clientAborted;
             if (!ctx.Response.HasStarted) await WriteErrorAsync(ctx, error);
             else if (ctx.Response.ContentType == "text/event-stream") await WriteEventAsync(ctx, error.ToBody());
         }
+        catch (OperationCanceledException) when (clientAborted.IsCancellationRequested)
+        {
+            // The client went away.
+        }
+        catch (Exception e)
+        {
+            logger.LogError(e, "Request {Method} {Path} failed", ctx.Request.Method, ctx.Request.Path);
+            var error = new OpenAIException(StatusCodes.Status500InternalServerError, "The server failed to answer the request.", "server_error", "internal_error");
+            ctx.RequestAborted = clientAborted;
+            if (!ctx.Response.HasStarted) await WriteErrorAsync(ctx, error);
+            else if (ctx.Response.ContentType == "text/event-stream") await WriteEventAsync(ctx, error.ToBody());
+        }
+        finally
+        {
+            ctx.RequestAborted = clientAborted;
+            if (entered) queue!.Exit();
+            linked?.Dispose();
+            timeout?.Dispose();
+        }
     };
+
+    /// <summary>The refusal an exception from below the endpoints stands for, or null when it is a failure of the server.</summary>
+    private static OpenAIException? ToClientError(Exception e) => e switch
+    {
+        // Kestrel's own refusals while reading the body: 408 when it stalls below the minimum data rate, 413, 400.
+        BadHttpRequestException bad => new OpenAIException(bad.StatusCode,
+            bad.StatusCode == StatusCodes.Status408RequestTimeout ? "The request body arrived too slowly or stopped before its Content-Length." : $"Bad request: {bad.Message}",
+            "invalid_request_error", bad.StatusCode switch { StatusCodes.Status408RequestTimeout => "request_timeout", StatusCodes.Status413PayloadTooLarge => "request_too_large", _ => "bad_request" }),
+        // CompactChatClient refuses, before generating, conversations that do not fit the context window.
+        InvalidOperationException io when io.Message.Contains("context", StringComparison.OrdinalIgnoreCase) => OpenAIException.Invalid(ContextMessage(io.Message),
+            "messages", "context_length_exceeded"),
+        _ => null,
+    };
+
+    /// <summary>The refusal in the request's terms: its fields and the server's --ctx-size, not the library's option names.</summary>
+    private static string ContextMessage(string message)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(message, @"needs (\d+) prompt tokens plus (\d+) for the answer, but the context holds (\d+)");
+        string sizes = m.Success ? $"'messages' need {m.Groups[1].Value} tokens and the answer {m.Groups[2].Value} ('max_tokens'), but the context holds {m.Groups[3].Value} (the server's --ctx-size)" : "The conversation does not fit the context (the server's --ctx-size)";
+        return $"{sizes}. Shorten 'messages', lower 'max_tokens', or start the server with a larger --ctx-size.";
+    }
+
+    private static async Task RefuseAsync(HttpContext ctx, ILogger logger, OpenAIException e, CancellationToken clientAborted)
+    {
+        logger.LogInformation("Request {Method} {Path} refused: {Status} {Code}: {Message}", ctx.Request.Method, ctx.Request.Path, e.StatusCode, e.Code, e.Message);
+        ctx.RequestAborted = clientAborted;
+        if (clientAborted.IsCancellationRequested) return;
+        try
+        {
+            if (!ctx.Response.HasStarted) await WriteErrorAsync(ctx, e);
+            else if (ctx.Response.ContentType == "text/event-stream") await WriteEventAsync(ctx, e.ToBody());
+        }
+        catch (Exception write) when (write is IOException or OperationCanceledException or InvalidOperationException)
+        {
+            // The connection is gone (Kestrel closes it after a stalled body); nothing more can be said.
+        }
+    }
 
     private static void CheckApiKey(HttpContext ctx, OpenAIServerOptions options)
     {
@@ -286,7 +378,39 @@ public static class OpenAIEndpoints
             doc.Dispose();
             throw OpenAIException.Invalid("The request body must be a JSON object.", null, "invalid_json");
         }
+        if (FirstBadString(buffer.GetBuffer().AsSpan(0, (int)buffer.Length)) is { } bad)
+        {
+            doc.Dispose();
+            throw OpenAIException.Invalid($"The request body is not valid JSON: the string at byte {bad} is not valid UTF-8 or holds a lone surrogate escape.", null, "invalid_json");
+        }
         return doc;
+    }
+
+    /// <summary>
+    /// The byte offset of the first string or property name that cannot be read as text (invalid UTF-8, or an escape such
+    /// as <c>\ud800</c> that leaves a lone surrogate), or null. JsonDocument accepts both and fails only when the string is
+    /// read, deep in the request parsing; checking once here makes every field's text safe to read.
+    /// </summary>
+    private static long? FirstBadString(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 64 });
+        Span<char> scratch = stackalloc char[256];
+        while (reader.Read())
+        {
+            if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName)) continue;
+            if (!reader.ValueIsEscaped && System.Text.Unicode.Utf8.IsValid(reader.ValueSpan)) continue;
+            try
+            {
+                int length = reader.HasValueSequence ? checked((int)reader.ValueSequence.Length) : reader.ValueSpan.Length;
+                if (length <= scratch.Length) reader.CopyString(scratch);
+                else _ = reader.GetString();
+            }
+            catch (InvalidOperationException)
+            {
+                return reader.TokenStartIndex;
+            }
+        }
+        return null;
     }
 
     private static OpenAIException TooLarge(long size, long limit) =>

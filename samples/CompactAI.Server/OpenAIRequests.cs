@@ -33,7 +33,7 @@ public sealed record SamplingRequest
     /// <summary><c>presence_penalty</c>.</summary>
     public float? PresencePenalty { get; init; }
 
-    /// <summary><c>seed</c>.</summary>
+    /// <summary><c>seed</c>: any integer from −2^63 to 2^64−1; one above <see cref="long.MaxValue"/> is kept as the <see cref="long"/> of the same 64 bits (the sampler's seed is those bits, unsigned).</summary>
     public long? Seed { get; init; }
 
     /// <summary><c>stop</c>: a string or up to four strings.</summary>
@@ -70,7 +70,7 @@ public sealed record SamplingRequest
             RepeatPenalty = Json.Float(root, "repeat_penalty", 0, 10),
             FrequencyPenalty = Json.Float(root, "frequency_penalty", -2, 2),
             PresencePenalty = Json.Float(root, "presence_penalty", -2, 2),
-            Seed = Json.Long(root, "seed"),
+            Seed = Json.Seed(root, "seed"),
             Stop = Json.StringOrStrings(root, "stop", 4),
             Stream = stream,
             IncludeUsage = includeUsage,
@@ -164,8 +164,14 @@ internal static class Json
         return (int)v;
     }
 
-    public static long? Long(JsonElement o, string name) =>
-        Get(o, name) is { } e ? e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v) ? v : throw Type(name, "an integer") : null;
+    /// <summary>A 64-bit seed: signed, or unsigned up to 2^64−1 (returned as the same bits).</summary>
+    public static long? Seed(JsonElement o, string name)
+    {
+        if (Get(o, name) is not { } e) return null;
+        if (e.ValueKind == JsonValueKind.Number && e.TryGetInt64(out long v)) return v;
+        if (e.ValueKind == JsonValueKind.Number && e.TryGetUInt64(out ulong u)) return unchecked((long)u);
+        throw OpenAIException.Invalid($"'{name}' must be an integer from -2^63 to 2^64-1.", name, "invalid_type");
+    }
 
     public static float? Float(JsonElement o, string name, float min, float max)
     {

@@ -17,4 +17,24 @@ public sealed class OpenAIServerOptions
 
     /// <summary>Answer length of <c>/v1/completions</c> when the request sets no <c>max_tokens</c> (OpenAI's default is 16).</summary>
     public int DefaultCompletionTokens { get; set; } = 16;
+
+    /// <summary>
+    /// Longest a generation request may take, in seconds (time queued for a session included, the model's initial load not);
+    /// a request over it is cancelled and answered 504 <c>generation_timeout</c>. 0: no limit.
+    /// </summary>
+    public int GenerationTimeoutSeconds { get; set; } = 600;
+
+    /// <summary>
+    /// Most generation and embedding requests that may wait for a session beyond those running (the model's
+    /// <c>MaxParallelSequences</c>); further ones get 429 <c>too_many_requests</c> with <c>Retry-After</c>.
+    /// </summary>
+    public int MaxQueuedRequests { get; set; } = 64;
+
+    /// <summary>The problems with these values, if any (negative limits).</summary>
+    internal IEnumerable<string> Problems()
+    {
+        if (MaxRequestBodyBytes < 1) yield return $"{nameof(MaxRequestBodyBytes)} must be positive (got {MaxRequestBodyBytes}).";
+        if (GenerationTimeoutSeconds < 0) yield return $"{nameof(GenerationTimeoutSeconds)} (--timeout) must be 0 or more (got {GenerationTimeoutSeconds}).";
+        if (MaxQueuedRequests < 0) yield return $"{nameof(MaxQueuedRequests)} (--max-queue) must be 0 or more (got {MaxQueuedRequests}).";
+    }
 }

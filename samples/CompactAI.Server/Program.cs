@@ -14,13 +14,18 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--parallel"] = $"{CompactAIOptions.SectionName}:{nameof(CompactAIOptions.MaxParallelSequences)}",
     ["--model-id"] = $"{CompactAIOptions.SectionName}:{nameof(CompactAIOptions.ModelId)}",
     ["--api-key"] = $"{OpenAIServerOptions.SectionName}:{nameof(OpenAIServerOptions.ApiKey)}",
+    ["--timeout"] = $"{OpenAIServerOptions.SectionName}:{nameof(OpenAIServerOptions.GenerationTimeoutSeconds)}",
+    ["--max-queue"] = $"{OpenAIServerOptions.SectionName}:{nameof(OpenAIServerOptions.MaxQueuedRequests)}",
     ["--urls"] = "urls",
 });
 // Loopback only unless told otherwise (--urls, ASPNETCORE_URLS or the "urls" setting).
 if (string.IsNullOrEmpty(builder.Configuration["urls"])) builder.WebHost.UseUrls("http://127.0.0.1:8080");
 
-builder.Services.AddCompactAI(builder.Configuration.GetSection(CompactAIOptions.SectionName), chat => chat.UseLogging());
-builder.Services.AddOptions<OpenAIServerOptions>().Bind(builder.Configuration.GetSection(OpenAIServerOptions.SectionName));
+// No UseLogging in the chat pipeline: it logs every exception at Error, refusals included (a conversation longer than
+// the context); the endpoints log refusals as client errors and failures at Error themselves.
+builder.Services.AddCompactAI(builder.Configuration.GetSection(CompactAIOptions.SectionName));
+builder.Services.AddOptions<OpenAIServerOptions>().Bind(builder.Configuration.GetSection(OpenAIServerOptions.SectionName))
+    .Validate(o => !o.Problems().Any(), "invalid Server options: negative limits (see --timeout, --max-queue)").ValidateOnStart();
 
 var app = builder.Build();
 OpenAIEndpoints.Map(app);

@@ -64,7 +64,10 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
         ArgumentNullException.ThrowIfNull(messages);
         var generation = ToGenerationOptions(options);
         var conversation = messages.ToList();
-        var prompt = Tokenize([.. conversation], generation.MaxTokens);
+        // An implicit answer length (no MaxOutputTokens) shrinks to the context left rather than refusing a prompt that fits.
+        bool implicitLength = options?.MaxOutputTokens is null;
+        var prompt = Tokenize([.. conversation], implicitLength ? 1 : generation.MaxTokens);
+        if (implicitLength) generation = generation with { MaxTokens = Math.Min(generation.MaxTokens, _model.Sessions.ContextSize - prompt.Count) };
         string responseId = Guid.NewGuid().ToString("N");
         string messageId = Guid.NewGuid().ToString("N");
         var tokens = new List<GeneratedToken>();

@@ -15,7 +15,7 @@ public sealed record CompactChatClientOptions
     /// <summary>The model id reported in responses and metadata (default: the file name).</summary>
     public string? ModelId { get; init; }
 
-    /// <summary>Answer length when a request does not set <c>MaxOutputTokens</c>.</summary>
+    /// <summary>Answer length when a request does not set <c>MaxOutputTokens</c>, capped at what the context leaves after the prompt.</summary>
     public int DefaultMaxOutputTokens { get; init; } = 512;
 
     /// <summary>A Jinja chat template to use instead of the model's own (<c>tokenizer.chat_template</c>).</summary>
