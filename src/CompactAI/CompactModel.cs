@@ -2,6 +2,7 @@ using CompactAI.Backends;
 using CompactAI.Gguf;
 using CompactAI.Inference;
 using CompactAI.Models;
+using CompactAI.Tensors;
 using CompactAI.Tokenization;
 
 namespace CompactAI;
@@ -34,7 +35,7 @@ public sealed class CompactModel : IDisposable
         Tokenizer = ModelTokenizer.FromGguf(file);
         if (Tokenizer.VocabularySize != Config.VocabularySize)
             throw new GgufFormatException($"the tokenizer has {Tokenizer.VocabularySize} tokens but token_embd.weight has {Config.VocabularySize} rows", "tokenizer.ggml.tokens", -1, file.FilePath);
-        Weights = ModelWeights.Load(file, Config);
+        Weights = ModelWeights.Load(file, Config, FormatSet.Select(options.CpuKernels, options.NativeLibraryPath));
         int ctx = DefaultContextSize;
         var choice = BackendSelector.Select(options, Config, Weights, ctx, Math.Min(options.BatchSize, ctx),
             Config.Name ?? Path.GetFileName(file.FilePath) ?? Config.Architecture);
@@ -43,7 +44,7 @@ public sealed class CompactModel : IDisposable
         // The layers the CPU runs take the native kernels' interleaved layouts (the device has its own copy of the rest).
         try
         {
-            Weights.InterleaveForCpu(file, _device?.DeviceLayers ?? 0, output: _device is null);
+            if (options.InterleaveWeights) Weights.InterleaveForCpu(file, _device?.DeviceLayers ?? 0, output: _device is null);
         }
         catch
         {
@@ -104,8 +105,9 @@ public sealed class CompactModel : IDisposable
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="GgufFormatException">The file is malformed or misses a required key or tensor.</exception>
     /// <exception cref="NotSupportedException">The architecture, tokenizer or a tensor type is not supported (the message names it).</exception>
-    /// <exception cref="BackendUnavailableException"><see cref="CompactModelOptions.Backend"/> is Cuda and CUDA cannot be used (the reason says why).</exception>
+    /// <exception cref="BackendUnavailableException"><see cref="CompactModelOptions.Backend"/> is Cuda and CUDA cannot be used, or <see cref="CompactModelOptions.CpuKernels"/> is Native and the native library cannot be loaded (the reason says why).</exception>
     /// <exception cref="DeviceOutOfMemoryException"><see cref="CompactModelOptions.Backend"/> is Cuda and the device has too little free memory (with the numbers).</exception>
+    /// <exception cref="InvalidOperationException"><see cref="CompactModelOptions.NativeLibraryPath"/> names another library than the one this process already loaded.</exception>
     public static CompactModel Load(string path, CompactModelOptions? options = null)
     {
         options ??= new CompactModelOptions();

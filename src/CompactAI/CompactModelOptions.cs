@@ -33,6 +33,27 @@ public sealed record CompactModelOptions
     /// </summary>
     public int? GpuLayers { get; init; }
 
+    /// <summary>
+    /// Which kernels compute the layers the CPU runs (default <see cref="CpuKernels.Auto"/>: the native library's where it loaded
+    /// with SIMD kernels; <see cref="CpuKernels.Managed"/> when the environment variable <c>COMPACTAI_NATIVE=0</c> is set).
+    /// Each model keeps its own choice; models with different choices run side by side.
+    /// </summary>
+    public CpuKernels CpuKernels { get; init; } = Tensors.KernelDefaults.CpuKernels;
+
+    /// <summary>
+    /// Whether Q4_K matrices the native kernels compute are copied at load into their interleaved layout (eight rows at a time,
+    /// faster; the mapped pages are released). Default true; false when <c>COMPACTAI_INTERLEAVE=0</c> is set, which keeps every
+    /// matrix in the mapped file, for comparisons.
+    /// </summary>
+    public bool InterleaveWeights { get; init; } = Tensors.KernelDefaults.InterleaveWeights;
+
+    /// <summary>
+    /// The native kernel library to load (default: the environment variable <c>COMPACTAI_NATIVE_PATH</c>; null: beside the
+    /// assembly, then <c>runtimes/&lt;rid&gt;/native</c>, then the platform's search). A process loads the library once, for the
+    /// first model that uses it; a later model naming another file fails to load with <see cref="InvalidOperationException"/>.
+    /// </summary>
+    public string? NativeLibraryPath { get; init; } = Tensors.KernelDefaults.NativeLibraryPath;
+
     /// <summary>Receives the one-line backend decision at load (category <c>CompactAI.CompactModel</c>, level Information); null: not logged.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
@@ -43,6 +64,8 @@ public sealed record CompactModelOptions
     public void Validate()
     {
         if (!Enum.IsDefined(Backend)) throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Backend must be Auto, Cpu or Cuda.");
+        if (!Enum.IsDefined(CpuKernels)) throw new ArgumentOutOfRangeException(nameof(CpuKernels), CpuKernels, "CpuKernels must be Auto, Managed or Native.");
+        if (NativeLibraryPath is { Length: 0 }) throw new ArgumentOutOfRangeException(nameof(NativeLibraryPath), NativeLibraryPath, "NativeLibraryPath must be null or a path.");
         if (DeviceIndex < 0) throw new ArgumentOutOfRangeException(nameof(DeviceIndex), DeviceIndex, "DeviceIndex must not be negative.");
         if (GpuLayers is < 0) throw new ArgumentOutOfRangeException(nameof(GpuLayers), GpuLayers, "GpuLayers must not be negative.");
         if (Backend == ComputeBackend.Cuda && GpuLayers == 0)
