@@ -114,10 +114,18 @@ internal sealed unsafe class ModelWeights : IDisposable
     /// the resident size stays that of the file. The caller skips it when interleaving is off
     /// (<see cref="CompactModelOptions.InterleaveWeights"/>); matrices of the managed kernels are never interleaved.
     /// </summary>
-    public void InterleaveForCpu(GgufFile file, int firstLayer, bool output)
+    /// <param name="file">The mapped file.</param>
+    /// <param name="firstLayer">The first layer the CPU runs.</param>
+    /// <param name="output">Whether the CPU runs the output matrix.</param>
+    /// <param name="cancellationToken">Stops between layers (<see cref="OperationCanceledException"/>); copies made so far are freed by <see cref="Dispose"/>.</param>
+    /// <param name="progress">Called with the share of layers done, in (0, 1].</param>
+    public void InterleaveForCpu(GgufFile file, int firstLayer, bool output, CancellationToken cancellationToken = default, Action<float>? progress = null)
     {
+        int total = Math.Max(1, Layers.Length - firstLayer), done = 0;
+        var reportLock = new Lock();
+        int reported = 0;
         // Layers in parallel: the copy is bound by reading the file's pages (about 1 GB/s per core from the page cache).
-        Parallel.For(firstLayer, Layers.Length, i =>
+        Parallel.For(firstLayer, Layers.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
         {
             var l = Layers[i];
             Layers[i] = l with
@@ -126,6 +134,15 @@ internal sealed unsafe class ModelWeights : IDisposable
                 Value = Interleave(file, l.Value), Output = Interleave(file, l.Output)!.Value, Gate = Interleave(file, l.Gate),
                 Up = Interleave(file, l.Up)!.Value, Down = Interleave(file, l.Down)!.Value,
             };
+            if (progress is null) return;
+            int n = Interlocked.Increment(ref done);
+            lock (reportLock)
+            {
+                // Reported in order, so the values a caller sees never go down.
+                if (n <= reported) return;
+                reported = n;
+                progress((float)n / total);
+            }
         });
         if (output && Output.Data != TokenEmbedding.Data) Output = Interleave(file, Output)!.Value;
     }
