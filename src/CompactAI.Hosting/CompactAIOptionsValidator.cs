@@ -16,7 +16,7 @@ internal sealed class CompactModelOptionsValidator : IValidateOptions<CompactMod
 {
     public ValidateOptionsResult Validate(string? name, CompactModelOptions options)
     {
-        var failures = options.Validate(new ValidationContext(options))
+        var failures = options.Validate(new ValidationContext(options, nameof(CompactAIOptions.Model), null, null))
             .Select(r => $"{nameof(CompactAIOptions.Model)}:{string.Join(",", r.MemberNames)}: {r.ErrorMessage}").ToList();
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using CompactAI;
 using CompactAI.Chat;
 using CompactAI.Hosting;
@@ -14,6 +15,9 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// <summary>Registers local CompactAI models and the Microsoft.Extensions.AI services over them.</summary>
 public static class CompactAIServiceCollectionExtensions
 {
+    private const string BindingWarning =
+        "Binding CompactAIOptions from configuration uses reflection over CompactModelOptions and CompactChatClientOptions; in a trimmed or AOT app, set the options in code.";
+
     /// <summary>
     /// Registers, as singletons sharing one model: <see cref="CompactModelProvider"/>, <see cref="CompactModel"/>,
     /// <see cref="IChatClient"/> (a <see cref="CompactChatClient"/> built through a <see cref="ChatClientBuilder"/>) and
@@ -44,6 +48,8 @@ public static class CompactAIServiceCollectionExtensions
     /// <param name="services">The service collection.</param>
     /// <param name="configuration">The section holding <c>ModelPath</c>, <c>Model</c> (<see cref="CompactModelOptions"/>), <c>Chat</c> (<see cref="CompactChatClientOptions"/>) and <c>LoadOnStart</c>.</param>
     /// <param name="configureChatClient">Adds middleware to the chat pipeline.</param>
+    [RequiresUnreferencedCode(BindingWarning)]
+    [RequiresDynamicCode(BindingWarning)]
     public static IServiceCollection AddCompactAI(this IServiceCollection services, IConfiguration configuration,
         Action<ChatClientBuilder>? configureChatClient = null)
     {
@@ -84,6 +90,8 @@ public static class CompactAIServiceCollectionExtensions
     /// <param name="name">The service key and options name.</param>
     /// <param name="configuration">The section holding this model's options, e.g. <c>CompactAI:Models:small</c>.</param>
     /// <param name="configureChatClient">Adds middleware to this model's chat pipeline.</param>
+    [RequiresUnreferencedCode(BindingWarning)]
+    [RequiresDynamicCode(BindingWarning)]
     public static IServiceCollection AddCompactAI(this IServiceCollection services, string name, IConfiguration configuration,
         Action<ChatClientBuilder>? configureChatClient = null)
     {

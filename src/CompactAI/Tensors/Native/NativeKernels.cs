@@ -216,6 +216,8 @@ internal static unsafe class NativeKernels
         return false;
     }
 
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("SingleFile", "IL3000",
+        Justification = "Assembly.Location is empty in a single-file app; AppContext.BaseDirectory is probed as well.")]
     private static IEnumerable<string> CandidatePaths()
     {
         string arch = RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
