@@ -31,6 +31,14 @@ for id in CompactAI CompactAI.Hosting; do
   files=$(unzip -l "$feed/$id.$version.nupkg")
   grep -q " README.md$" <<<"$files" || { echo "package-smoke: $id has no README.md" >&2; exit 1; }
   grep -q " lib/net10.0/$id.dll$" <<<"$files" || { echo "package-smoke: $id has no lib/net10.0/$id.dll" >&2; exit 1; }
+  grep -q " icon.png$" <<<"$files" || { echo "package-smoke: $id has no icon.png" >&2; exit 1; }
+  nuspec=$(unzip -p "$feed/$id.$version.nupkg" "$id.nuspec")
+  grep -q "<icon>icon.png</icon>" <<<"$nuspec" || { echo "package-smoke: $id.nuspec names no icon" >&2; exit 1; }
+  grep -q "<readme>README.md</readme>" <<<"$nuspec" || { echo "package-smoke: $id.nuspec names no readme" >&2; exit 1; }
+  # The package README is written for nuget.org: no paths into this repository or its ../shared folder.
+  readme=$(unzip -p "$feed/$id.$version.nupkg" README.md)
+  grep -q "^# $id$" <<<"$readme" || { echo "package-smoke: $id's README is not its own (packaging/$id.md)" >&2; exit 1; }
+  if grep -qE '\.\./|\]\((docs|src|samples|scripts)/' <<<"$readme"; then echo "package-smoke: $id's README links into the repository" >&2; exit 1; fi
 done
 
 echo "== restore and build PackageSmoke against the local feed"

@@ -28,7 +28,7 @@ await status.Progress()
             .AddCompactAI(o =>
             {
                 o.ModelPath = modelPath;
-                o.ContextOverflow = ContextOverflowPolicy.DropOldestMessages; // a long chat slides over its oldest turns
+                o.Chat = new() { ContextOverflow = ContextOverflowPolicy.DropOldestMessages }; // a long chat slides over its oldest turns
                 o.LoadProgress = new Progress<float>(p => task.Value = Math.Max(task.Value, p));
             })
             .BuildServiceProvider();

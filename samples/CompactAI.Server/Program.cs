@@ -9,10 +9,10 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = ar
 builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
 {
     ["--model"] = $"{CompactAIOptions.SectionName}:{nameof(CompactAIOptions.ModelPath)}",
-    ["--threads"] = $"{CompactAIOptions.SectionName}:{nameof(CompactAIOptions.Threads)}",
-    ["--ctx-size"] = $"{CompactAIOptions.SectionName}:{nameof(CompactAIOptions.ContextSize)}",
-    ["--parallel"] = $"{CompactAIOptions.SectionName}:{nameof(CompactAIOptions.MaxParallelSequences)}",
-    ["--model-id"] = $"{CompactAIOptions.SectionName}:{nameof(CompactAIOptions.ModelId)}",
+    ["--threads"] = $"{CompactAIOptions.SectionName}:Model:{nameof(CompactAI.CompactModelOptions.Threads)}",
+    ["--ctx-size"] = $"{CompactAIOptions.SectionName}:Model:{nameof(CompactAI.CompactModelOptions.ContextSize)}",
+    ["--parallel"] = $"{CompactAIOptions.SectionName}:Model:{nameof(CompactAI.CompactModelOptions.MaxParallelSequences)}",
+    ["--model-id"] = $"{CompactAIOptions.SectionName}:Chat:{nameof(CompactAI.Chat.CompactChatClientOptions.ModelId)}",
     ["--api-key"] = $"{OpenAIServerOptions.SectionName}:{nameof(OpenAIServerOptions.ApiKey)}",
     ["--timeout"] = $"{OpenAIServerOptions.SectionName}:{nameof(OpenAIServerOptions.GenerationTimeoutSeconds)}",
     ["--max-queue"] = $"{OpenAIServerOptions.SectionName}:{nameof(OpenAIServerOptions.MaxQueuedRequests)}",

@@ -1,56 +1,42 @@
+using System.ComponentModel.DataAnnotations;
 using CompactAI.Chat;
+using Microsoft.Extensions.Options;
 
 namespace CompactAI.Hosting;
 
-/// <summary>The compute backend a hosted model runs on.</summary>
-public enum CompactAIBackend
-{
-    /// <summary>The best backend this build can run: the CPU today (logged at load, with the reason).</summary>
-    Auto,
-    /// <summary>The CPU (managed SIMD kernels).</summary>
-    Cpu,
-    /// <summary>Reserved for the CUDA backend; rejected by validation until a build ships it.</summary>
-    Cuda,
-}
-
 /// <summary>
-/// Options of <c>AddCompactAI</c>: which GGUF file to load, how to run it, and how the registered
-/// <see cref="Microsoft.Extensions.AI.IChatClient"/> answers. Bindable from configuration (section <c>CompactAI</c> by convention):
+/// Options of <c>AddCompactAI</c>: which GGUF file to load, the engine's own <see cref="CompactModelOptions"/> (<see cref="Model"/>)
+/// and <see cref="CompactChatClientOptions"/> (<see cref="Chat"/>), bound as they are, and when to load. Bindable from
+/// configuration (section <c>CompactAI</c> by convention):
 /// <code>
-/// "CompactAI": { "ModelPath": "models/stories260K.gguf", "Threads": 4, "ContextSize": 2048, "MaxParallelSequences": 2 }
+/// "CompactAI": {
+///   "ModelPath": "models/stories260K.gguf",
+///   "Model": { "Threads": 4, "ContextSize": 2048, "MaxParallelSequences": 2, "Backend": "Cuda", "GpuLayers": 20 },
+///   "Chat": { "ModelId": "stories", "DefaultMaxOutputTokens": 256 }
+/// }
 /// </code>
+/// Validated when the host starts (or on first use) by the same rules the engine checks, all failures at once.
 /// </summary>
-public sealed class CompactAIOptions
+public sealed class CompactAIOptions : IValidatableObject
 {
     /// <summary>The conventional configuration section name, <c>CompactAI</c>.</summary>
     public const string SectionName = "CompactAI";
 
-    /// <summary>Path of the GGUF model file (required).</summary>
+    /// <summary>Path of the GGUF model file (required; it must exist).</summary>
+    [Required]
     public string? ModelPath { get; set; }
 
-    /// <summary>Threads per sequence for the forward pass (null: the number of processor cores).</summary>
-    public int? Threads { get; set; }
+    /// <summary>
+    /// How the engine loads and runs the model: threads, context, batch, parallel sequences, backend, device and GPU layers,
+    /// CPU kernels (<see cref="CompactModelOptions"/>). When its <see cref="CompactModelOptions.LoggerFactory"/> is null, the
+    /// host's logger factory receives the engine's backend decision.
+    /// </summary>
+    [ValidateObjectMembers(typeof(CompactModelOptionsValidator))]
+    public CompactModelOptions Model { get; set; } = new();
 
-    /// <summary>Context size per sequence in tokens (null: the model's training context, capped at 4096).</summary>
-    public int? ContextSize { get; set; }
-
-    /// <summary>Most prompt tokens run through the model in one batch.</summary>
-    public int BatchSize { get; set; } = 64;
-
-    /// <summary>Most sequences generating at once (each holds a KV cache); further requests queue.</summary>
-    public int MaxParallelSequences { get; set; } = 4;
-
-    /// <summary>The compute backend; <see cref="CompactAIBackend.Auto"/> means the CPU today.</summary>
-    public CompactAIBackend Backend { get; set; } = CompactAIBackend.Auto;
-
-    /// <summary>The model id reported by the chat client and embedding generator (null: the file name without extension).</summary>
-    public string? ModelId { get; set; }
-
-    /// <summary>Answer length when a chat request does not set <c>MaxOutputTokens</c>.</summary>
-    public int DefaultMaxOutputTokens { get; set; } = 512;
-
-    /// <summary>What the chat client does when a conversation does not fit the context.</summary>
-    public ContextOverflowPolicy ContextOverflow { get; set; } = ContextOverflowPolicy.Throw;
+    /// <summary>How the registered chat client answers: model id, default answer length, template, context overflow (<see cref="CompactChatClientOptions"/>).</summary>
+    [ValidateObjectMembers(typeof(CompactChatClientOptionsValidator))]
+    public CompactChatClientOptions Chat { get; set; } = new();
 
     /// <summary>
     /// Load the model while the host starts (a hosted service) rather than on first use. Ignored without a host:
@@ -59,17 +45,16 @@ public sealed class CompactAIOptions
     public bool LoadOnStart { get; set; } = true;
 
     /// <summary>
-    /// Receives load progress in [0, 1], in coarse observable steps: 0 (starting), 0.1 (file found),
-    /// 0.8 (file mapped and validated, tokenizer and weights ready), 1 (warm-up forward pass done). Not bound from configuration.
+    /// Receives load progress in [0, 1], non-decreasing: the engine's own progress (<see cref="CompactModel.LoadAsync(string, CompactModelOptions?, IProgress{float}?, CancellationToken)"/>)
+    /// scaled to [0, 0.9], then 1 when the warm-up forward pass is done. Not bound from configuration.
     /// </summary>
     public IProgress<float>? LoadProgress { get; set; }
 
-    /// <summary>The engine options these settings describe.</summary>
-    public CompactModelOptions ToModelOptions() => new()
+    /// <summary>Checks that <see cref="ModelPath"/> names an existing file (the source-generated validator calls this).</summary>
+    /// <param name="validationContext">The context.</param>
+    IEnumerable<ValidationResult> IValidatableObject.Validate(ValidationContext validationContext)
     {
-        Threads = Threads,
-        ContextSize = ContextSize,
-        BatchSize = BatchSize,
-        MaxParallelSequences = MaxParallelSequences,
-    };
+        if (!string.IsNullOrWhiteSpace(ModelPath) && !File.Exists(ModelPath))
+            yield return new ValidationResult($"ModelPath '{ModelPath}' does not exist (full path '{Path.GetFullPath(ModelPath)}').", [nameof(ModelPath)]);
+    }
 }

@@ -2,6 +2,7 @@ using CompactAI.Backends;
 using CompactAI.Gguf;
 using CompactAI.Inference;
 using CompactAI.Models;
+using CompactAI.Tensors;
 using CompactAI.Tokenization;
 
 namespace CompactAI;
@@ -26,7 +27,10 @@ public sealed class CompactModel : IDisposable
 
     private readonly GgufFile _file;
 
-    private CompactModel(GgufFile file, CompactModelOptions options)
+    // Load progress: the share of the work done after each step (the interleaved copies, per layer, take the rest).
+    private const float ProgressMapped = 0.05f, ProgressTokenizer = 0.15f, ProgressWeights = 0.25f, ProgressBackend = 0.4f;
+
+    private CompactModel(GgufFile file, CompactModelOptions options, IProgress<float>? progress, CancellationToken cancellationToken)
     {
         _file = file;
         Options = options;
@@ -34,7 +38,11 @@ public sealed class CompactModel : IDisposable
         Tokenizer = ModelTokenizer.FromGguf(file);
         if (Tokenizer.VocabularySize != Config.VocabularySize)
             throw new GgufFormatException($"the tokenizer has {Tokenizer.VocabularySize} tokens but token_embd.weight has {Config.VocabularySize} rows", "tokenizer.ggml.tokens", -1, file.FilePath);
-        Weights = ModelWeights.Load(file, Config);
+        cancellationToken.ThrowIfCancellationRequested();
+        progress?.Report(ProgressTokenizer);
+        Weights = ModelWeights.Load(file, Config, FormatSet.Select(options.CpuKernels, options.NativeLibraryPath));
+        cancellationToken.ThrowIfCancellationRequested();
+        progress?.Report(ProgressWeights);
         int ctx = DefaultContextSize;
         var choice = BackendSelector.Select(options, Config, Weights, ctx, Math.Min(options.BatchSize, ctx),
             Config.Name ?? Path.GetFileName(file.FilePath) ?? Config.Architecture);
@@ -43,7 +51,14 @@ public sealed class CompactModel : IDisposable
         // The layers the CPU runs take the native kernels' interleaved layouts (the device has its own copy of the rest).
         try
         {
-            Weights.InterleaveForCpu(file, _device?.DeviceLayers ?? 0, output: _device is null);
+            cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report(ProgressBackend);
+            if (options.InterleaveWeights)
+            {
+                Weights.InterleaveForCpu(file, _device?.DeviceLayers ?? 0, output: _device is null, cancellationToken,
+                    progress is null ? null : new Action<float>(done => progress.Report(ProgressBackend + (1 - ProgressBackend) * done)));
+            }
+            cancellationToken.ThrowIfCancellationRequested();
         }
         catch
         {
@@ -51,6 +66,7 @@ public sealed class CompactModel : IDisposable
             _device?.Dispose();
             throw;
         }
+        progress?.Report(1f);
     }
 
     private readonly IDeviceModel? _device;
@@ -104,16 +120,33 @@ public sealed class CompactModel : IDisposable
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="GgufFormatException">The file is malformed or misses a required key or tensor.</exception>
     /// <exception cref="NotSupportedException">The architecture, tokenizer or a tensor type is not supported (the message names it).</exception>
-    /// <exception cref="BackendUnavailableException"><see cref="CompactModelOptions.Backend"/> is Cuda and CUDA cannot be used (the reason says why).</exception>
+    /// <exception cref="BackendUnavailableException"><see cref="CompactModelOptions.Backend"/> is Cuda and CUDA cannot be used, or <see cref="CompactModelOptions.CpuKernels"/> is Native and the native library cannot be loaded (the reason says why).</exception>
     /// <exception cref="DeviceOutOfMemoryException"><see cref="CompactModelOptions.Backend"/> is Cuda and the device has too little free memory (with the numbers).</exception>
-    public static CompactModel Load(string path, CompactModelOptions? options = null)
+    /// <exception cref="InvalidOperationException"><see cref="CompactModelOptions.NativeLibraryPath"/> names another library than the one this process already loaded.</exception>
+    public static CompactModel Load(string path, CompactModelOptions? options = null) => Load(path, options, null, CancellationToken.None);
+
+    /// <summary>Loads a model (see <see cref="Load(string, CompactModelOptions?)"/>), reporting progress and honouring cancellation between steps.</summary>
+    /// <param name="path">The GGUF file.</param>
+    /// <param name="options">The options (null: defaults).</param>
+    /// <param name="progress">
+    /// Receives the share of the load done, in [0, 1], non-decreasing: 0 at the start, after the file is mapped, the tokenizer
+    /// read, the weights viewed and the backend chosen (the device upload, when there is one, is part of that step), then per
+    /// layer copied into the interleaved layout, and 1 when the model is ready. Reported on the loading thread.
+    /// </param>
+    /// <param name="cancellationToken">Stops the load between steps and between layers; what was made is released.</param>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static CompactModel Load(string path, CompactModelOptions? options, IProgress<float>? progress, CancellationToken cancellationToken)
     {
         options ??= new CompactModelOptions();
         options.Validate();
+        cancellationToken.ThrowIfCancellationRequested();
+        progress?.Report(0f);
         var file = GgufFile.Open(path);
         try
         {
-            return new CompactModel(file, options);
+            cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report(ProgressMapped);
+            return new CompactModel(file, options, progress, cancellationToken);
         }
         catch
         {
@@ -122,9 +155,17 @@ public sealed class CompactModel : IDisposable
         }
     }
 
-    /// <summary>Loads a model on a background thread; see <see cref="Load"/>.</summary>
-    public static Task<CompactModel> LoadAsync(string path, CompactModelOptions? options = null, CancellationToken cancellationToken = default) =>
-        Task.Run(() => Load(path, options), cancellationToken);
+    /// <summary>Loads a model on a background thread; see <see cref="Load(string, CompactModelOptions?, IProgress{float}?, CancellationToken)"/>.</summary>
+    public static Task<CompactModel> LoadAsync(string path, CompactModelOptions? options, CancellationToken cancellationToken) =>
+        LoadAsync(path, options, null, cancellationToken);
+
+    /// <summary>
+    /// Loads a model on a background thread, reporting progress and honouring cancellation; see
+    /// <see cref="Load(string, CompactModelOptions?, IProgress{float}?, CancellationToken)"/>.
+    /// </summary>
+    public static Task<CompactModel> LoadAsync(string path, CompactModelOptions? options = null, IProgress<float>? progress = null,
+        CancellationToken cancellationToken = default) =>
+        Task.Run(() => Load(path, options, progress, cancellationToken), cancellationToken);
 
     /// <summary>Creates a session with its own KV cache.</summary>
     /// <param name="contextSize">Context size in tokens (default: the load options', else the training context capped at 4096).</param>

@@ -1,9 +1,10 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Logging;
 
 namespace CompactAI;
 
 /// <summary>Options for loading a model and creating its sessions.</summary>
-public sealed record CompactModelOptions
+public sealed record CompactModelOptions : IValidatableObject
 {
     /// <summary>Threads per session for the forward pass (null: the number of processor cores).</summary>
     public int? Threads { get; init; }
@@ -33,23 +34,59 @@ public sealed record CompactModelOptions
     /// </summary>
     public int? GpuLayers { get; init; }
 
+    /// <summary>
+    /// Which kernels compute the layers the CPU runs (default <see cref="CpuKernels.Auto"/>: the native library's where it loaded
+    /// with SIMD kernels; <see cref="CpuKernels.Managed"/> when the environment variable <c>COMPACTAI_NATIVE=0</c> is set).
+    /// Each model keeps its own choice; models with different choices run side by side.
+    /// </summary>
+    public CpuKernels CpuKernels { get; init; } = Tensors.KernelDefaults.CpuKernels;
+
+    /// <summary>
+    /// Whether Q4_K matrices the native kernels compute are copied at load into their interleaved layout (eight rows at a time,
+    /// faster; the mapped pages are released). Default true; false when <c>COMPACTAI_INTERLEAVE=0</c> is set, which keeps every
+    /// matrix in the mapped file, for comparisons.
+    /// </summary>
+    public bool InterleaveWeights { get; init; } = Tensors.KernelDefaults.InterleaveWeights;
+
+    /// <summary>
+    /// The native kernel library to load (default: the environment variable <c>COMPACTAI_NATIVE_PATH</c>; null: beside the
+    /// assembly, then <c>runtimes/&lt;rid&gt;/native</c>, then the platform's search). A process loads the library once, for the
+    /// first model that uses it; a later model naming another file fails to load with <see cref="InvalidOperationException"/>.
+    /// </summary>
+    public string? NativeLibraryPath { get; init; } = Tensors.KernelDefaults.NativeLibraryPath;
+
     /// <summary>Receives the one-line backend decision at load (category <c>CompactAI.CompactModel</c>, level Information); null: not logged.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
     /// <summary>Tests: a device provider used instead of looking up <c>CompactAI.Cuda</c> (e.g. CUDA kernels on ILGPU's CPU accelerator).</summary>
     internal Backends.IDeviceProvider? DeviceProvider { get; init; }
 
-    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for invalid values.</summary>
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for the first invalid value (the rules <see cref="Validate(ValidationContext)"/> reports).</summary>
     public void Validate()
     {
-        if (!Enum.IsDefined(Backend)) throw new ArgumentOutOfRangeException(nameof(Backend), Backend, "Backend must be Auto, Cpu or Cuda.");
-        if (DeviceIndex < 0) throw new ArgumentOutOfRangeException(nameof(DeviceIndex), DeviceIndex, "DeviceIndex must not be negative.");
-        if (GpuLayers is < 0) throw new ArgumentOutOfRangeException(nameof(GpuLayers), GpuLayers, "GpuLayers must not be negative.");
+        foreach (var (member, value, message) in Problems()) throw new ArgumentOutOfRangeException(member, value, message);
+    }
+
+    /// <summary>
+    /// Every invalid value, each as a <see cref="ValidationResult"/> naming its member: the rules <see cref="Validate()"/> enforces,
+    /// for hosts that report all failures at once (<c>CompactAI.Hosting</c> validates its options with them).
+    /// </summary>
+    /// <param name="validationContext">The context (unused: the rules need only these options).</param>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext) =>
+        Problems().Select(p => new ValidationResult(p.Message, [p.Member]));
+
+    private IEnumerable<(string Member, object? Value, string Message)> Problems()
+    {
+        if (!Enum.IsDefined(Backend)) yield return (nameof(Backend), Backend, "Backend must be Auto, Cpu or Cuda.");
+        if (!Enum.IsDefined(CpuKernels)) yield return (nameof(CpuKernels), CpuKernels, "CpuKernels must be Auto, Managed or Native.");
+        if (NativeLibraryPath is { Length: 0 }) yield return (nameof(NativeLibraryPath), NativeLibraryPath, "NativeLibraryPath must be null or a path.");
+        if (DeviceIndex < 0) yield return (nameof(DeviceIndex), DeviceIndex, "DeviceIndex must not be negative.");
+        if (GpuLayers is < 0) yield return (nameof(GpuLayers), GpuLayers, "GpuLayers must not be negative.");
         if (Backend == ComputeBackend.Cuda && GpuLayers == 0)
-            throw new ArgumentOutOfRangeException(nameof(GpuLayers), GpuLayers, "Backend = Cuda with GpuLayers = 0 would run nothing on the device; use Backend = Cpu.");
-        if (Threads is <= 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be positive.");
-        if (ContextSize is <= 0) throw new ArgumentOutOfRangeException(nameof(ContextSize), ContextSize, "ContextSize must be positive.");
-        if (MaxParallelSequences <= 0) throw new ArgumentOutOfRangeException(nameof(MaxParallelSequences), MaxParallelSequences, "MaxParallelSequences must be positive.");
-        if (BatchSize <= 0) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be positive.");
+            yield return (nameof(GpuLayers), GpuLayers, "Backend = Cuda with GpuLayers = 0 would run nothing on the device; use Backend = Cpu.");
+        if (Threads is <= 0) yield return (nameof(Threads), Threads, "Threads must be positive.");
+        if (ContextSize is <= 0) yield return (nameof(ContextSize), ContextSize, "ContextSize must be positive.");
+        if (MaxParallelSequences <= 0) yield return (nameof(MaxParallelSequences), MaxParallelSequences, "MaxParallelSequences must be positive.");
+        if (BatchSize <= 0) yield return (nameof(BatchSize), BatchSize, "BatchSize must be positive.");
     }
 }

@@ -7,7 +7,8 @@ namespace CompactAI.Benchmarks.Infrastructure;
 
 /// <summary>
 /// Managed versus native kernels. The engine takes native kernels when its native library is present and loads, unless the
-/// environment variable <c>COMPACTAI_NATIVE=0</c> is set, and reads that variable once per process. BenchmarkDotNet runs each
+/// environment variable <c>COMPACTAI_NATIVE=0</c> is set (the default of <c>CompactModelOptions.CpuKernels</c> and of the format
+/// set the kernel suites take, read once per process). BenchmarkDotNet runs each
 /// case in a child process that inherits this process's environment, so setting the variable here selects the kernels
 /// without this project referencing the native code: it builds and runs whether or not the engine has native kernels. The
 /// library is probed by reflection, for the banner and to refuse a native run that would silently use managed kernels.

@@ -20,8 +20,8 @@ namespace CompactAI.Models;
 /// </summary>
 internal sealed class Attention : IParallelJob
 {
-    /// <summary>Whether the native loop runs (a SIMD build of the library is loaded), read once.</summary>
-    private static readonly bool s_native = NativeKernels.IsAccelerated;
+    /// <summary>Whether the native loop runs: the model computes with the native kernels (<see cref="FormatSet.IsNative"/>).</summary>
+    private readonly bool _native;
 
     private readonly WorkerPool _pool;
     private readonly int _heads, _kvHeads, _headDim, _valueDim;
@@ -32,9 +32,13 @@ internal sealed class Attention : IParallelJob
     private KvCache? _cache;
     private int _layer, _startPos, _window;
 
-    public Attention(ModelConfig c, WorkerPool pool)
+    /// <param name="c">The model's hyper-parameters.</param>
+    /// <param name="pool">The worker pool.</param>
+    /// <param name="formats">The model's kernels (null: the default set); the native loop runs with <see cref="FormatSet.Native"/>.</param>
+    public Attention(ModelConfig c, WorkerPool pool, FormatSet? formats = null)
     {
         _pool = pool;
+        _native = (formats ?? FormatSet.Default).IsNative;
         _heads = c.HeadCount;
         _kvHeads = c.KvHeadCount;
         _headDim = c.HeadDim;
@@ -88,7 +92,7 @@ internal sealed class Attention : IParallelJob
                 TensorMath.RoundToHalf(_q.AsSpan(item * hd, hd), q);
             }
             var output = _out.AsSpan(item * vd, vd);
-            if (s_native) AttendNative(q, keys, values, first, len, _scale, _softcap, acc, output);
+            if (_native) AttendNative(q, keys, values, first, len, _scale, _softcap, acc, output);
             else AttendManaged(q, keys, values, first, len, _scale, _softcap, acc, output);
         }
     }

@@ -47,6 +47,9 @@ internal sealed unsafe class ModelWeights : IDisposable
     public float[]? RopeFrequencyFactors { get; init; }         // [ropeDims / 2]: Llama 3 rope_freqs, Phi-3 LongRoPE short factors
     public float[]? LongRopeFrequencyFactors { get; init; }     // [ropeDims / 2]: Phi-3 LongRoPE long factors (contexts beyond the original)
 
+    /// <summary>The kernels the matrices were given (<see cref="CompactModelOptions.CpuKernels"/>).</summary>
+    public required FormatSet Formats { get; init; }
+
     /// <summary>
     /// The RoPE frequency factors a session of <paramref name="contextSize"/> positions uses: like llama.cpp, LongRoPE's
     /// long factors when the context exceeds the original training context, else the short ones (or Llama 3's).
@@ -54,8 +57,11 @@ internal sealed unsafe class ModelWeights : IDisposable
     public float[]? RopeFactorsFor(ModelConfig c, int contextSize) =>
         LongRopeFrequencyFactors is { } longFactors && contextSize > c.RopeOriginalContextLength ? longFactors : RopeFrequencyFactors;
 
-    public static ModelWeights Load(GgufFile file, ModelConfig c)
+    /// <summary>Views the weights of <paramref name="file"/>, its matrices computed with <paramref name="formats"/> (null: the default set).</summary>
+    public static ModelWeights Load(GgufFile file, ModelConfig c, FormatSet? formats = null)
     {
+        var fs = formats ?? FormatSet.Default;
+        WeightMatrix Matrix(GgufFile file, string name, int columns, int rows) => ModelWeights.Matrix(file, name, columns, rows, fs);
         int embd = c.EmbeddingLength, ff = c.FeedForwardLength;
         int qDim = c.HeadCount * c.HeadDim, kDim = c.KvHeadCount * c.HeadDim, vDim = c.KvHeadCount * c.ValueDim;
         int oIn = c.HeadCount * c.ValueDim;
@@ -97,6 +103,7 @@ internal sealed unsafe class ModelWeights : IDisposable
         var output = file.FindTensor("output.weight") is null ? embedding : Matrix(file, "output.weight", embd, c.VocabularySize);
         return new ModelWeights
         {
+            Formats = fs,
             TokenEmbedding = embedding,
             Layers = layers,
             OutputNorm = Vector(file, "output_norm.weight", embd),
@@ -111,13 +118,21 @@ internal sealed unsafe class ModelWeights : IDisposable
     /// Moves the matrices of the layers the CPU runs (from <paramref name="firstLayer"/> on, and the output matrix when
     /// <paramref name="output"/>) into the native kernels' interleaved layouts where one applies (Q4_K, eight rows at a time;
     /// see <see cref="InterleavedQ4KFormat"/>). Each copy replaces its mapped pages, which are released, so
-    /// the resident size stays that of the file. Does nothing when interleaving is off (<see cref="KernelSelection.InterleaveRows"/>).
+    /// the resident size stays that of the file. The caller skips it when interleaving is off
+    /// (<see cref="CompactModelOptions.InterleaveWeights"/>); matrices of the managed kernels are never interleaved.
     /// </summary>
-    public void InterleaveForCpu(GgufFile file, int firstLayer, bool output)
+    /// <param name="file">The mapped file.</param>
+    /// <param name="firstLayer">The first layer the CPU runs.</param>
+    /// <param name="output">Whether the CPU runs the output matrix.</param>
+    /// <param name="cancellationToken">Stops between layers (<see cref="OperationCanceledException"/>); copies made so far are freed by <see cref="Dispose"/>.</param>
+    /// <param name="progress">Called with the share of layers done, in (0, 1].</param>
+    public void InterleaveForCpu(GgufFile file, int firstLayer, bool output, CancellationToken cancellationToken = default, Action<float>? progress = null)
     {
-        if (!KernelSelection.InterleaveRows) return;
+        int total = Math.Max(1, Layers.Length - firstLayer), done = 0;
+        var reportLock = new Lock();
+        int reported = 0;
         // Layers in parallel: the copy is bound by reading the file's pages (about 1 GB/s per core from the page cache).
-        Parallel.For(firstLayer, Layers.Length, i =>
+        Parallel.For(firstLayer, Layers.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
         {
             var l = Layers[i];
             Layers[i] = l with
@@ -126,6 +141,15 @@ internal sealed unsafe class ModelWeights : IDisposable
                 Value = Interleave(file, l.Value), Output = Interleave(file, l.Output)!.Value, Gate = Interleave(file, l.Gate),
                 Up = Interleave(file, l.Up)!.Value, Down = Interleave(file, l.Down)!.Value,
             };
+            if (progress is null) return;
+            int n = Interlocked.Increment(ref done);
+            lock (reportLock)
+            {
+                // Reported in order, so the values a caller sees never go down.
+                if (n <= reported) return;
+                reported = n;
+                progress((float)n / total);
+            }
         });
         if (output && Output.Data != TokenEmbedding.Data) Output = Interleave(file, Output)!.Value;
     }
@@ -149,12 +173,12 @@ internal sealed unsafe class ModelWeights : IDisposable
     }
 
     /// <summary>A 2-D tensor of GGUF shape [<paramref name="columns"/>, <paramref name="rows"/>].</summary>
-    internal static WeightMatrix Matrix(GgufFile file, string name, int columns, int rows)
+    internal static WeightMatrix Matrix(GgufFile file, string name, int columns, int rows, FormatSet? formats = null)
     {
         var t = file.GetTensor(name);
         if (t.Dimensions.Count != 2 || t.Dimensions[0] != columns || t.Dimensions[1] != rows)
             throw new GgufFormatException($"tensor '{name}' has shape [{string.Join(", ", t.Dimensions)}], expected [{columns}, {rows}]", name, -1, file.FilePath);
-        var format = TensorFormat.For(t.Type);
+        var format = (formats ?? FormatSet.Default).For(t.Type);
         return new WeightMatrix(file.GetTensorPointer(t), rows, columns, format);
     }
 

@@ -35,7 +35,7 @@ internal sealed class Transformer
         _c = config;
         _w = weights;
         _matmul = new MatMul(pool);
-        _attention = new Attention(config, pool);
+        _attention = new Attention(config, pool, weights.Formats);
         _gating = new GatedActivation(config.Activation, pool);
         MaxBatch = maxBatch;
         int embd = config.EmbeddingLength, ff = config.FeedForwardLength;

@@ -44,7 +44,7 @@ internal sealed unsafe class MatMul : IParallelJob
     {
         if (x.Length < batch * w.Columns) throw new ArgumentException($"Input holds {x.Length} values, needs {batch}×{w.Columns}.", nameof(x));
         if (y.Length < batch * w.Rows) throw new ArgumentException($"Output holds {y.Length} values, needs {batch}×{w.Rows}.", nameof(y));
-        var actFormat = TensorFormat.For(w.Format.ActivationType);
+        var actFormat = w.Format.ActivationFormat;
         long actRowBytes = actFormat.RowBytes(w.Columns);
         fixed (float* px = x)
         fixed (float* py = y)

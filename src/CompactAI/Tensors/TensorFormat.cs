@@ -69,62 +69,22 @@ internal abstract class TensorFormat
     internal virtual unsafe void CopyRow(byte* data, long rowBytes, int row, Span<byte> dst) =>
         new ReadOnlySpan<byte>(data + row * rowBytes, (int)rowBytes).CopyTo(dst);
 
-    private static readonly Dictionary<GgmlType, TensorFormat> s_formats = new();
-    private static readonly Lock s_lock = new();
-
-    /// <summary>Registers a format implementation (the last registration of a type wins: native kernels override managed ones).</summary>
-    internal static void Register(TensorFormat format)
-    {
-        lock (s_lock) s_formats[format.Type] = format;
-    }
-
-    /// <summary>True when this engine can compute with <paramref name="type"/>.</summary>
-    public static bool IsSupported(GgmlType type)
-    {
-        EnsureBuiltIns();
-        lock (s_lock) return s_formats.ContainsKey(type);
-    }
-
-    /// <summary>The implementation of <paramref name="type"/>.</summary>
-    /// <exception cref="NotSupportedException">The type is known to GGUF but not implemented here; the message names it.</exception>
-    public static TensorFormat For(GgmlType type)
-    {
-        EnsureBuiltIns();
-        lock (s_lock)
-        {
-            if (s_formats.TryGetValue(type, out var f)) return f;
-            var supported = string.Join(", ", s_formats.Keys.OrderBy(k => (uint)k));
-            throw new NotSupportedException($"Tensor type {type} (id {(uint)type}) is not supported by CompactAI. Supported types: {supported}.");
-        }
-    }
-
-    private static volatile bool s_builtInsRegistered;
-
-    private static void EnsureBuiltIns()
-    {
-        if (s_builtInsRegistered) return;
-        lock (s_lock)
-        {
-            if (s_builtInsRegistered) return;
-            foreach (var f in Formats.BuiltInFormats.Create())
-            {
-                // The fastest available path: native kernels when the library loaded, else the managed ones.
-                s_formats[f.Type] = KernelSelection.UseNative ? Native.NativeTensorFormat.TryCreate(f) ?? f : f;
-            }
-            s_builtInsRegistered = true;
-        }
-    }
+    private TensorFormat? _activationFormat;
 
     /// <summary>
-    /// Forgets the registered formats so the next lookup registers the built-ins again under the current
-    /// <see cref="KernelSelection.PreferNative"/>. Weight matrices already created keep the formats they were given.
+    /// The implementation of <see cref="ActivationType"/> in the same <see cref="FormatSet"/> (set when the set is built; a format
+    /// made outside a set takes the default set's).
     /// </summary>
-    internal static void ResetRegistry()
+    internal TensorFormat ActivationFormat
     {
-        lock (s_lock)
-        {
-            s_formats.Clear();
-            s_builtInsRegistered = false;
-        }
+        get => _activationFormat ??= FormatSet.Default.For(ActivationType);
+        set => _activationFormat = value;
     }
+
+    /// <summary>True when the default set (<see cref="FormatSet.Default"/>) can compute with <paramref name="type"/>.</summary>
+    public static bool IsSupported(GgmlType type) => FormatSet.Default.IsSupported(type);
+
+    /// <summary>The implementation of <paramref name="type"/> in the default set (<see cref="FormatSet.Default"/>); a model uses its own set.</summary>
+    /// <exception cref="NotSupportedException">The type is known to GGUF but not implemented here; the message names it.</exception>
+    public static TensorFormat For(GgmlType type) => FormatSet.Default.For(type);
 }

@@ -41,7 +41,7 @@ public sealed class HybridEndToEndTests : IClassFixture<HybridEndToEndTests.Serv
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
             builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-            builder.Services.AddCompactAI(o => { o.ModelPath = _remoteModelPath; o.ModelId = "remote-q8"; o.Threads = 1; });
+            builder.Services.AddCompactAI(o => { o.ModelPath = _remoteModelPath; o.Chat = new() { ModelId = "remote-q8" }; o.Model = new() { Threads = 1 }; });
             builder.Services.Configure<OpenAIServerOptions>(o => o.ApiKey = "remote-key");
             _app = builder.Build();
             OpenAIEndpoints.Map(_app);

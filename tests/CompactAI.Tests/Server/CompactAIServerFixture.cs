@@ -49,9 +49,8 @@ public sealed class CompactAIServerFixture : IAsyncLifetime
         builder.Services.AddCompactAI(o =>
         {
             o.ModelPath = TestData.Stories260K;
-            o.ModelId = ModelId;
-            o.Threads = 1;
-            o.MaxParallelSequences = 2;
+            o.Chat = new() { ModelId = ModelId };
+            o.Model = new() { Threads = 1, MaxParallelSequences = 2 };
         });
         builder.Services.Configure<OpenAIServerOptions>(o =>
         {

@@ -128,22 +128,16 @@ public sealed class InterleavedQ4KTests
             string path = Path.Combine(dir, "small-llama-q4_k_m.gguf");
             CompactAI.Models.Synthetic.SyntheticModel.Write(ModelShape.For("small-llama"), QuantizationPreset.Q4_K_M, TestData.TokenizerVectors("ggml-vocab-gpt-2.gguf"), path, seed: 4);
             int[] prompt = [464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13];
-            var options = new CompactModelOptions { Threads = 2, ContextSize = 64, Backend = ComputeBackend.Cpu };
+            var options = new CompactModelOptions { Threads = 2, ContextSize = 64, Backend = ComputeBackend.Cpu, CpuKernels = CpuKernels.Auto };
             float[] plain, interleaved;
             int plainGroups, interleavedGroups;
-            KernelSelection.InterleaveRows = false;
-            try
+            using (var model = CompactModel.Load(path, options with { InterleaveWeights = false }))
             {
-                using var model = CompactModel.Load(path, options);
                 plainGroups = model.Weights.Layers.Count(l => l.Up.Format.RowGroup == 8);
                 using var session = model.CreateSession();
                 plain = await session.GetNextTokenLogitsAsync(prompt);
             }
-            finally
-            {
-                KernelSelection.InterleaveRows = true;
-            }
-            using (var model = CompactModel.Load(path, options))
+            using (var model = CompactModel.Load(path, options with { InterleaveWeights = true }))
             {
                 interleavedGroups = model.Weights.Layers.Count(l => l.Up.Format.RowGroup == 8);
                 using var session = model.CreateSession();

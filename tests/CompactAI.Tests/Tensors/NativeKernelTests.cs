@@ -1,6 +1,8 @@
+using CompactAI.Models.Synthetic;
 using CompactAI.Tensors;
 using CompactAI.Tensors.Formats;
 using CompactAI.Tensors.Native;
+using CompactAI.Tensors.Quantization;
 using CompactAI.Threading;
 
 namespace CompactAI.Tests.Tensors;
@@ -229,27 +231,83 @@ public sealed class NativeKernelTests
     }
 
     [NativeFact]
-    public void RegistryPrefersNativeAndCanBeForcedManaged()
+    public void AutoPrefersNativeAndManagedCanBeChosen()
     {
+        var auto = FormatSet.Select(CpuKernels.Auto, null);
+        if (!NativeKernels.IsAccelerated)
+        {
+            // A scalar-only build is tested above but never preferred over the managed kernels.
+            Assert.IsType<Q4_KFormat>(auto.For(GgmlType.Q4_K));
+            return;
+        }
+        Assert.IsType<NativeTensorFormat>(auto.For(GgmlType.Q4_K));
+        Assert.IsType<NativeTensorFormat>(auto.For(GgmlType.Q8_K)); // native quantizer, managed Dot
+        Assert.Equal(-1, auto.For(GgmlType.Q8_K).NativeTypeId);
+        Assert.IsType<F32Format>(auto.For(GgmlType.F32));
+        Assert.Same(auto.For(GgmlType.Q8_K), auto.For(GgmlType.Q4_K).ActivationFormat);
+        var managed = FormatSet.Select(CpuKernels.Managed, null);
+        Assert.IsType<Q4_KFormat>(managed.For(GgmlType.Q4_K));
+        Assert.IsType<Q8_KFormat>(managed.For(GgmlType.Q4_K).ActivationFormat);
+        Assert.False(managed.IsNative);
+        Assert.True(auto.IsNative);
+    }
+
+    [Fact]
+    public void KernelOptionsAreValidated()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CompactModelOptions { CpuKernels = (CpuKernels)9 }.Validate());
+        Assert.Throws<ArgumentOutOfRangeException>(() => new CompactModelOptions { NativeLibraryPath = "" }.Validate());
+        new CompactModelOptions { CpuKernels = CpuKernels.Managed, InterleaveWeights = false }.Validate();
+        Assert.Same(FormatSet.Managed, FormatSet.Select(CpuKernels.Managed, "/not/loaded/because/managed.so"));
+    }
+
+    [NativeFact]
+    public void NativeTakesTheLibraryEvenWithoutSimdKernels()
+    {
+        var native = FormatSet.Select(CpuKernels.Native, null);
+        Assert.True(native.IsNative);
+        Assert.IsType<NativeTensorFormat>(native.For(GgmlType.Q4_K));
+        Assert.Equal((int)GgmlType.Q4_K, native.For(GgmlType.Q4_K).NativeTypeId);
+    }
+
+    [NativeFact]
+    public void ANativeLibraryPathOtherThanTheLoadedOneIsRefused()
+    {
+        Assert.True(NativeKernels.EnsureLoaded());
+        Assert.True(NativeKernels.EnsureLoaded(NativeKernels.LibraryPath)); // the same file again is fine
+        var e = Assert.Throws<InvalidOperationException>(() => NativeKernels.EnsureLoaded("/nonexistent/libcompactai_cpu.so"));
+        Assert.Contains("/nonexistent/libcompactai_cpu.so", e.Message);
+        Assert.Contains(NativeKernels.LibraryPath!, e.Message);
+    }
+
+    [NativeFact]
+    public async Task ModelsWithDifferentKernelsRunSideBySideWithTheSameLogits()
+    {
+        if (!NativeKernels.IsAccelerated) return; // Auto takes the managed kernels over a scalar-only library
+        string dir = Directory.CreateTempSubdirectory("compactai-kernels-").FullName;
         try
         {
-            KernelSelection.PreferNative = true;
-            if (!NativeKernels.IsAccelerated)
-            {
-                // A scalar-only build is tested above but never preferred over the managed kernels.
-                Assert.IsType<Q4_KFormat>(TensorFormat.For(GgmlType.Q4_K));
-                return;
-            }
-            Assert.IsType<NativeTensorFormat>(TensorFormat.For(GgmlType.Q4_K));
-            Assert.IsType<NativeTensorFormat>(TensorFormat.For(GgmlType.Q8_K)); // native quantizer, managed Dot
-            Assert.Equal(-1, TensorFormat.For(GgmlType.Q8_K).NativeTypeId);
-            Assert.IsType<F32Format>(TensorFormat.For(GgmlType.F32));
-            KernelSelection.PreferNative = false;
-            Assert.IsType<Q4_KFormat>(TensorFormat.For(GgmlType.Q4_K));
+            string path = Path.Combine(dir, "small-llama-q4_k_m.gguf");
+            CompactAI.Models.Synthetic.SyntheticModel.Write(ModelShape.For("small-llama"), QuantizationPreset.Q4_K_M, TestData.TokenizerVectors("ggml-vocab-gpt-2.gguf"), path, seed: 4);
+            int[] prompt = [464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290, 13];
+            var options = new CompactModelOptions { Threads = 2, ContextSize = 64, Backend = ComputeBackend.Cpu, CpuKernels = CpuKernels.Auto };
+            using var native = CompactModel.Load(path, options);
+            using var managed = CompactModel.Load(path, options with { CpuKernels = CpuKernels.Managed });
+            Assert.True(native.Weights.Formats.IsNative);
+            Assert.False(managed.Weights.Formats.IsNative);
+            Assert.IsType<Q4_KFormat>(managed.Weights.Layers[0].Up.Format);
+            Assert.NotEqual(-1, native.Weights.Layers[0].Up.Format.NativeTypeId);
+            using var s1 = native.CreateSession();
+            using var s2 = managed.CreateSession();
+            float[] a = await s1.GetNextTokenLogitsAsync(prompt);
+            float[] b = await s2.GetNextTokenLogitsAsync(prompt);
+            double scale = b.Max(v => Math.Abs(v));
+            for (int i = 0; i < a.Length; i++)
+                Assert.True(Math.Abs(a[i] - b[i]) <= 1e-4 * scale, $"logit {i}: native {a[i]} vs managed {b[i]} (max |logit| {scale})");
         }
         finally
         {
-            KernelSelection.PreferNative = Environment.GetEnvironmentVariable("COMPACTAI_NATIVE") != "0";
+            Directory.Delete(dir, recursive: true);
         }
     }
 

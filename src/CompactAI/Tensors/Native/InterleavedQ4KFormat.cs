@@ -19,11 +19,15 @@ internal sealed unsafe class InterleavedQ4KFormat : TensorFormat
     private const int SuperBlock = 256, Q4KBlockBytes = 144, GroupBlockBytes = Group * Q4KBlockBytes;
     private const int DOffset = 0, DMinOffset = 16, ScalesOffset = 32, LevelsOffset = 128;
 
-    private static readonly Lazy<InterleavedQ4KFormat> s_instance = new(() => new InterleavedQ4KFormat(For(GgmlType.Q4_K)));
+    private static readonly Lazy<InterleavedQ4KFormat> s_instance = new(() => new InterleavedQ4KFormat(FormatSet.Native.For(GgmlType.Q4_K)));
 
     private readonly TensorFormat _rows;
 
-    private InterleavedQ4KFormat(TensorFormat rows) : base(GgmlType.Q4_K) => _rows = rows;
+    private InterleavedQ4KFormat(TensorFormat rows) : base(GgmlType.Q4_K)
+    {
+        _rows = rows;
+        ActivationFormat = rows.ActivationFormat;
+    }
 
     public override GgmlType ActivationType => GgmlType.Q8_K;
 

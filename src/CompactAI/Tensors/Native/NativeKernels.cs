@@ -4,11 +4,12 @@ using System.Runtime.Intrinsics.X86;
 namespace CompactAI.Tensors.Native;
 
 /// <summary>
-/// The native CPU kernels (<c>libcompactai_cpu</c>, built from <c>native/cpu</c>): loaded once, on first use, from
-/// <c>COMPACTAI_NATIVE_PATH</c> when set, else beside this assembly, else from <c>runtimes/&lt;rid&gt;/native</c>, else
-/// through the platform's library search. <c>COMPACTAI_NATIVE=0</c> disables them. When the library is missing, of another
-/// ABI version, or disabled, <see cref="IsAvailable"/> is false, <see cref="LoadError"/> says why, and the engine runs its
-/// managed kernels.
+/// The native CPU kernels (<c>libcompactai_cpu</c>, built from <c>native/cpu</c>): loaded once per process, by the first
+/// <see cref="EnsureLoaded"/> (a model whose <see cref="CompactModelOptions.CpuKernels"/> is not Managed, or a first look at
+/// <see cref="IsAvailable"/>), from the path given (<see cref="CompactModelOptions.NativeLibraryPath"/>, by default
+/// <c>COMPACTAI_NATIVE_PATH</c>), else beside this assembly, else from <c>runtimes/&lt;rid&gt;/native</c>, else through the
+/// platform's library search. When the library is missing or of another ABI version, <see cref="IsAvailable"/> is false,
+/// <see cref="LoadError"/> says why, and the engine runs its managed kernels.
 /// </summary>
 /// <remarks>
 /// Entry points are bound as unmanaged function pointers. The row dot products are short and never block, so they skip the
@@ -25,29 +26,62 @@ internal static unsafe class NativeKernels
     private static readonly delegate* unmanaged[SuppressGCTransition]<int, void*, void*, float>[] s_dots =
         new delegate* unmanaged[SuppressGCTransition]<int, void*, void*, float>[16];
     private static readonly delegate* unmanaged<float*, void*, int, void>[] s_quantizers = new delegate* unmanaged<float*, void*, int, void>[16];
-    private static readonly delegate* unmanaged<int, void*, nuint, int, int, int, void*, nuint, int, float*, int, int> s_matmulRows;
-    private static readonly delegate* unmanaged<float*, float*, float*, int, int, int, int, float, float, float*, float*, void> s_attend;
-    private static readonly delegate* unmanaged<void*, nuint, int, int, void*, void> s_repackQ4KX8;
-    private static readonly delegate* unmanaged<int, int> s_setMaxIsa;
-    private static readonly delegate* unmanaged<int> s_isa;
+    private static delegate* unmanaged<int, void*, nuint, int, int, int, void*, nuint, int, float*, int, int> s_matmulRows;
+    private static delegate* unmanaged<float*, float*, float*, int, int, int, int, float, float, float*, float*, void> s_attend;
+    private static delegate* unmanaged<void*, nuint, int, int, void*, void> s_repackQ4KX8;
+    private static delegate* unmanaged<int, int> s_setMaxIsa;
+    private static delegate* unmanaged<int> s_isa;
 
-    static NativeKernels()
+    private static readonly Lock s_loadLock = new();
+    private static volatile bool s_loaded;
+    private static bool s_available;
+    private static string s_features = "";
+    private static string? s_libraryPath, s_loadError, s_requestedPath;
+
+    /// <summary>
+    /// Loads the library unless an earlier call did, from <paramref name="path"/> when given (null: <c>COMPACTAI_NATIVE_PATH</c>,
+    /// else the default places), and returns <see cref="IsAvailable"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">
+    /// The library was already loaded (or tried) from another place than <paramref name="path"/>: a process loads it once.
+    /// </exception>
+    public static bool EnsureLoaded(string? path = null)
     {
-        if (Environment.GetEnvironmentVariable("COMPACTAI_NATIVE") == "0")
+        if (!s_loaded)
         {
-            LoadError = "disabled by COMPACTAI_NATIVE=0";
-            return;
+            lock (s_loadLock)
+            {
+                if (!s_loaded)
+                {
+                    s_requestedPath = path ?? KernelDefaults.NativeLibraryPath;
+                    Load(s_requestedPath);
+                    s_loaded = true;
+                    return s_available;
+                }
+            }
         }
+        if (path is not null && !SamePath(path, s_requestedPath) && !SamePath(path, s_libraryPath))
+            throw new InvalidOperationException(
+                $"The native kernels were already loaded from {s_libraryPath ?? s_requestedPath ?? "the default places"}{(s_available ? "" : $" ({s_loadError})")}; " +
+                $"a process loads them once, so NativeLibraryPath '{path}' cannot take effect.");
+        return s_available;
+    }
+
+    private static bool SamePath(string a, string? b) =>
+        b is not null && string.Equals(Path.GetFullPath(a), Path.GetFullPath(b), OperatingSystem.IsWindows() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal);
+
+    private static void Load(string? explicitPath)
+    {
         // The x64 library is compiled for x86-64-v3 throughout; on an older CPU any call could fault.
         if (RuntimeInformation.ProcessArchitecture == Architecture.X64 &&
             !(Avx2.IsSupported && Fma.IsSupported && Bmi1.IsSupported && Bmi2.IsSupported && Lzcnt.IsSupported))
         {
-            LoadError = "the CPU lacks x86-64-v3 (AVX2, FMA, BMI), which the library is built for";
+            s_loadError = "the CPU lacks x86-64-v3 (AVX2, FMA, BMI), which the library is built for";
             return;
         }
-        if (!TryLoad(out nint handle, out string? path))
+        if (!TryLoad(explicitPath, out nint handle, out string? path))
         {
-            LoadError = path is null ? $"{FileName} not found" : $"{path} could not be loaded";
+            s_loadError = path is null ? $"{FileName} not found" : $"{path} could not be loaded";
             return;
         }
         try
@@ -56,7 +90,7 @@ internal static unsafe class NativeKernels
             int v = version();
             if (v != ExpectedVersion)
             {
-                LoadError = $"{path} has ABI version {v}, expected {ExpectedVersion}";
+                s_loadError = $"{path} has ABI version {v}, expected {ExpectedVersion}";
                 return;
             }
             foreach (var (type, name) in DotExports) s_dots[(int)type] = (delegate* unmanaged[SuppressGCTransition]<int, void*, void*, float>)Export(handle, name);
@@ -68,20 +102,20 @@ internal static unsafe class NativeKernels
             s_repackQ4KX8 = (delegate* unmanaged<void*, nuint, int, int, void*, void>)Export(handle, "cai_repack_q4_k_x8");
             s_setMaxIsa = (delegate* unmanaged<int, int>)Export(handle, "cai_set_max_isa");
             s_isa = (delegate* unmanaged<int>)Export(handle, "cai_isa");
-            Features = Marshal.PtrToStringUTF8(((delegate* unmanaged<nint>)Export(handle, "cai_features"))()) ?? "";
-            LibraryPath = path;
-            IsAvailable = true;
+            s_features = Marshal.PtrToStringUTF8(((delegate* unmanaged<nint>)Export(handle, "cai_features"))()) ?? "";
+            s_libraryPath = path;
+            s_available = true;
         }
         catch (EntryPointNotFoundException e)
         {
             Array.Clear(s_dots);
             Array.Clear(s_quantizers);
-            LoadError = $"{path}: {e.Message}";
+            s_loadError = $"{path}: {e.Message}";
         }
     }
 
-    /// <summary>True when the library loaded and every entry point was found.</summary>
-    public static bool IsAvailable { get; }
+    /// <summary>True when the library loaded and every entry point was found (loading it from the default places if nothing did yet).</summary>
+    public static bool IsAvailable => EnsureLoaded();
 
     /// <summary>
     /// True when the library loaded and runs SIMD kernels (AVX2 or better). A scalar-only build (e.g. on Arm64) is available
@@ -90,13 +124,13 @@ internal static unsafe class NativeKernels
     public static bool IsAccelerated => IsAvailable && s_isa() >= 1;
 
     /// <summary>The instruction sets the library selected, e.g. <c>"avx2 fma f16c avx512vnni"</c>; empty when unavailable.</summary>
-    public static string Features { get; } = "";
+    public static string Features => EnsureLoaded() ? s_features : "";
 
     /// <summary>The file loaded, or null.</summary>
-    public static string? LibraryPath { get; }
+    public static string? LibraryPath => EnsureLoaded() ? s_libraryPath : null;
 
     /// <summary>Why the library is not in use, or null when it is.</summary>
-    public static string? LoadError { get; }
+    public static string? LoadError => EnsureLoaded() ? null : s_loadError;
 
     /// <summary>The (weight type, export) pairs of the row dot products.</summary>
     internal static readonly (GgmlType Type, string Export)[] DotExports =
@@ -161,9 +195,8 @@ internal static unsafe class NativeKernels
 
     private static nint Export(nint handle, string name) => NativeLibrary.GetExport(handle, name);
 
-    private static bool TryLoad(out nint handle, out string? path)
+    private static bool TryLoad(string? explicitPath, out nint handle, out string? path)
     {
-        var explicitPath = Environment.GetEnvironmentVariable("COMPACTAI_NATIVE_PATH");
         if (!string.IsNullOrEmpty(explicitPath))
         {
             path = explicitPath;
@@ -183,6 +216,8 @@ internal static unsafe class NativeKernels
         return false;
     }
 
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("SingleFile", "IL3000",
+        Justification = "Assembly.Location is empty in a single-file app; AppContext.BaseDirectory is probed as well.")]
     private static IEnumerable<string> CandidatePaths()
     {
         string arch = RuntimeInformation.ProcessArchitecture.ToString().ToLowerInvariant();
