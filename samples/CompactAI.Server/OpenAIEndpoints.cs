@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CompactAI.Hosting;
+using CompactAI.Hybrid;
 using CompactAI.Inference;
 using CompactAI.Sampling;
 using Microsoft.AspNetCore.Http.Features;
@@ -77,14 +78,32 @@ public static class OpenAIEndpoints
         var root = body.RootElement;
         var request = SamplingRequest.Parse(root, MaxTokensLimit(ctx, options));
         var messages = ChatMessagesParser.Parse(root);
+        var chatOptions = request.ToChatOptions();
+        var features = ChatFeatures.Apply(root, chatOptions);
         var chat = ctx.RequestServices.GetRequiredService<IChatClient>();
+        if (features.UsesTools && chat.GetService<Chat.CompactChatClient>() is { SupportsTools: false })
+            throw OpenAIException.Invalid("This model's chat template does not support tools: it does not render the 'tools' it is given.", "tools", "tools_not_supported");
+        var tokenizer = ctx.RequestServices.GetRequiredService<CompactModel>().Tokenizer;
         string id = "chatcmpl-" + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         string model = ModelId(ctx);
 
         if (!request.Stream)
         {
-            var response = await chat.GetResponseAsync(messages, request.ToChatOptions(), ctx.RequestAborted);
+            ChatResponse response;
+            try
+            {
+                response = await chat.GetResponseAsync(messages, chatOptions, ctx.RequestAborted);
+            }
+            catch (NotSupportedException e)
+            {
+                throw OpenAIException.Invalid(e.Message, "tools", "unsupported_schema");
+            }
+            var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().ToList();
+            var message = new Dictionary<string, object?> { ["role"] = "assistant", ["content"] = calls.Count > 0 && response.Text.Length == 0 ? null : response.Text };
+            if (calls.Count > 0) message["tool_calls"] = ChatFeatures.ToolCalls(calls, withIndex: false);
+            object? logprobs = features.LogProbs && response.AdditionalProperties?.TryGetValue(CompactAIPropertyNames.Tokens, out IReadOnlyList<GeneratedToken>? all) == true && all is not null
+                ? ChatFeatures.ChatLogProbs(all, tokenizer, features.TopLogProbs) : null;
             await WriteJsonAsync(ctx, 200, new
             {
                 id,
@@ -93,7 +112,7 @@ public static class OpenAIEndpoints
                 model,
                 choices = new[]
                 {
-                    new { index = 0, message = new { role = "assistant", content = response.Text }, logprobs = (object?)null, finish_reason = Finish(response.FinishReason) },
+                    new { index = 0, message, logprobs, finish_reason = Finish(response.FinishReason) },
                 },
                 usage = Usage(response.Usage),
             });
@@ -101,25 +120,51 @@ public static class OpenAIEndpoints
         }
 
         // Streaming: the first update decides success, so errors before it are still JSON error responses.
-        await using var updates = chat.GetStreamingResponseAsync(messages, request.ToChatOptions(), ctx.RequestAborted).GetAsyncEnumerator(ctx.RequestAborted);
-        bool more = await updates.MoveNextAsync();
+        await using var updates = chat.GetStreamingResponseAsync(messages, chatOptions, ctx.RequestAborted).GetAsyncEnumerator(ctx.RequestAborted);
+        bool more;
+        try
+        {
+            more = await updates.MoveNextAsync();
+        }
+        catch (NotSupportedException e)
+        {
+            throw OpenAIException.Invalid(e.Message, "tools", "unsupported_schema");
+        }
         StartEventStream(ctx);
         await WriteEventAsync(ctx, ChatChunk(id, created, model, new { role = "assistant", content = "" }, null));
         ChatFinishReason? finish = null;
         UsageDetails? usage = null;
+        int callIndex = 0;
         for (; more; more = await updates.MoveNextAsync())
         {
             var update = updates.Current;
             finish = update.FinishReason ?? finish;
             foreach (var c in update.Contents) if (c is UsageContent u) usage = u.Details;
             string text = update.Text;
-            if (text.Length > 0) await WriteEventAsync(ctx, ChatChunk(id, created, model, new { content = text }, null));
+            object? logprobs = null;
+            if (features.LogProbs && text.Length > 0 && UpdateTokens(update) is { } tokens) logprobs = ChatFeatures.ChatLogProbs(tokens, tokenizer, features.TopLogProbs);
+            if (text.Length > 0) await WriteEventAsync(ctx, ChatChunk(id, created, model, new { content = text }, null, logprobs));
+            var calls = update.Contents.OfType<FunctionCallContent>().ToList();
+            if (calls.Count > 0)
+            {
+                await WriteEventAsync(ctx, ChatChunk(id, created, model, new { tool_calls = ChatFeatures.ToolCalls(calls, withIndex: true, callIndex) }, null));
+                callIndex += calls.Count;
+            }
         }
         await WriteEventAsync(ctx, ChatChunk(id, created, model, new { }, Finish(finish)));
         // As OpenAI does: usage only when stream_options.include_usage asks, in a last chunk with no choices.
         if (request.IncludeUsage)
             await WriteEventAsync(ctx, new { id, @object = "chat.completion.chunk", created, model, choices = Array.Empty<object>(), usage = Usage(usage) });
         await WriteDoneAsync(ctx);
+    }
+
+    /// <summary>The tokens a streamed update carries: one (<see cref="CompactAIPropertyNames.Token"/>) or, with tools, several.</summary>
+    private static IReadOnlyList<GeneratedToken>? UpdateTokens(ChatResponseUpdate update)
+    {
+        var p = update.AdditionalProperties;
+        if (p is null) return null;
+        if (p.TryGetValue(CompactAIPropertyNames.Token, out GeneratedToken one)) return [one];
+        return p.TryGetValue(CompactAIPropertyNames.UpdateTokens, out GeneratedToken[]? several) ? several : null;
     }
 
     private static async Task CompletionsAsync(HttpContext ctx, OpenAIServerOptions options)
@@ -139,26 +184,32 @@ public static class OpenAIEndpoints
                     ? $"'prompt' has {tokens.Count} tokens, which leaves no room for an answer in the context of {context} tokens (the server's --ctx-size)."
                     : $"'prompt' has {tokens.Count} tokens and 'max_tokens' is {maxTokens}, more than the context of {context} tokens (the server's --ctx-size) holds.",
                 request.MaxTokens is null ? "prompt" : "max_tokens", "context_length_exceeded");
+        int? logprobs = Json.Int(root, "logprobs", 0, 5);
         var generation = new GenerationOptions
         {
             MaxTokens = maxTokens,
             Sampling = Sampling(request),
             StopSequences = request.Stop,
+            TopLogProbabilities = logprobs ?? 0,
         };
         string id = "cmpl-" + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         string modelId = ModelId(ctx);
         var text = new StringBuilder();
         int generated = 0;
+        var all = new List<GeneratedToken>();
         using var lease = await model.Sessions.RentAsync(tokens, ctx.RequestAborted);
         if (request.Stream) StartEventStream(ctx);
         await foreach (var token in lease.Session.GenerateAsync(tokens, generation, ctx.RequestAborted))
         {
             generated++;
             if (request.Stream)
-                await WriteEventAsync(ctx, new { id, @object = "text_completion", created, model = modelId, choices = new[] { new { text = token.Text, index = 0, logprobs = (object?)null, finish_reason = (string?)null } } });
-            else
-                text.Append(token.Text);
+            {
+                object? lp = logprobs is { } n ? ChatFeatures.CompletionLogProbs([token], model.Tokenizer, n, text.Length) : null;
+                await WriteEventAsync(ctx, new { id, @object = "text_completion", created, model = modelId, choices = new[] { new { text = token.Text, index = 0, logprobs = lp, finish_reason = (string?)null } } });
+            }
+            else all.Add(token);
+            text.Append(token.Text);
         }
         string finish = generated >= maxTokens ? "length" : "stop";
         var usage = new { prompt_tokens = tokens.Count, completion_tokens = generated, total_tokens = tokens.Count + generated };
@@ -172,7 +223,7 @@ public static class OpenAIEndpoints
         await WriteJsonAsync(ctx, 200, new
         {
             id, @object = "text_completion", created, model = modelId,
-            choices = new[] { new { text = text.ToString(), index = 0, logprobs = (object?)null, finish_reason = finish } },
+            choices = new[] { new { text = text.ToString(), index = 0, logprobs = logprobs is { } top ? ChatFeatures.CompletionLogProbs(all, model.Tokenizer, top, 0) : null, finish_reason = finish } },
             usage,
         });
     }
@@ -464,7 +515,8 @@ public static class OpenAIEndpoints
         return new { id = ModelId(ctx), @object = "model", created, owned_by = "compactai", architecture = model.Config.Architecture, context_length = model.Sessions.ContextSize };
     }
 
-    private static string Finish(ChatFinishReason? reason) => reason == ChatFinishReason.Length ? "length" : "stop";
+    private static string Finish(ChatFinishReason? reason) =>
+        reason == ChatFinishReason.Length ? "length" : reason == ChatFinishReason.ToolCalls ? "tool_calls" : "stop";
 
     private static object Usage(UsageDetails? usage)
     {
@@ -472,10 +524,10 @@ public static class OpenAIEndpoints
         return new { prompt_tokens = prompt, completion_tokens = completion, total_tokens = usage?.TotalTokenCount ?? prompt + completion };
     }
 
-    private static object ChatChunk(string id, long created, string model, object delta, string? finishReason) => new
+    private static object ChatChunk(string id, long created, string model, object delta, string? finishReason, object? logprobs = null) => new
     {
         id, @object = "chat.completion.chunk", created, model,
-        choices = new[] { new { index = 0, delta, logprobs = (object?)null, finish_reason = finishReason } },
+        choices = new[] { new { index = 0, delta, logprobs, finish_reason = finishReason } },
     };
 
     // ------------------------------------------------------------------ response writing

@@ -126,7 +126,7 @@ public static class ChatMessagesParser
                 null => throw OpenAIException.Invalid($"{param}.role is required.", $"{param}.role", "missing_required_parameter"),
                 var other => throw OpenAIException.Invalid($"{param}.role '{other}' is not one of system, developer, user, assistant, tool.", $"{param}.role"),
             };
-            result.Add(new ChatMessage(role, Content(m, $"{param}.content")));
+            result.Add(ChatFeatures.Message(role, m, param, Content(m, $"{param}.content")));
         }
         return result;
     }

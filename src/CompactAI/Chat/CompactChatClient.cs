@@ -29,6 +29,7 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
     private readonly CompactChatClientOptions _options;
     private readonly ChatClientMetadata _metadata;
     private readonly ChatTemplate _template;
+    private readonly Lazy<bool> _supportsTools;
 
     /// <summary>Creates a client over <paramref name="model"/> (which it does not own).</summary>
     public CompactChatClient(CompactModel model, CompactChatClientOptions? options = null)
@@ -41,7 +42,11 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
         _template = _options.ChatTemplate is { } source
             ? ChatTemplate.Parse(source, BosText(model), EosText(model))
             : ChatTemplate.FromModelMetadata(model.Metadata, _options.ChatTemplateName);
+        _supportsTools = new Lazy<bool>(() => ToolCalling.Supports(_template));
     }
+
+    /// <summary>True when the chat template renders tool declarations (the <c>tools</c> variable), so <c>ChatOptions.Tools</c> can be used.</summary>
+    public bool SupportsTools => _supportsTools.Value;
 
     /// <inheritdoc />
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
@@ -54,6 +59,7 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
         response.AdditionalProperties ??= new AdditionalPropertiesDictionary();
         foreach (var (k, v) in final.AdditionalProperties ?? []) response.AdditionalProperties[k] = v;
         response.AdditionalProperties.Remove(CompactAIPropertyNames.Token);
+        response.AdditionalProperties.Remove(CompactAIPropertyNames.UpdateTokens);
         return response;
     }
 
@@ -62,11 +68,12 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        var generation = ToGenerationOptions(options);
+        var tools = ToolsOf(options);
+        var generation = ToGenerationOptions(options, tools);
         var conversation = messages.ToList();
         // An implicit answer length (no MaxOutputTokens) shrinks to the context left rather than refusing a prompt that fits.
         bool implicitLength = options?.MaxOutputTokens is null;
-        var prompt = Tokenize([.. conversation], implicitLength ? 1 : generation.MaxTokens);
+        var prompt = Tokenize([.. conversation], implicitLength ? 1 : generation.MaxTokens, tools);
         if (implicitLength) generation = generation with { MaxTokens = Math.Min(generation.MaxTokens, _model.Sessions.ContextSize - prompt.Count) };
         string responseId = Guid.NewGuid().ToString("N");
         string messageId = Guid.NewGuid().ToString("N");
@@ -74,6 +81,9 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
         int promptEvaluated;
         FinishReason? finishReason;
         float[]? promptLogProbs = null;
+        var streamer = tools is null ? null : new ToolCallStreamer(tools.Names, holdAll: tools.Forced is not null);
+        var unsent = new List<GeneratedToken>(); // tokens whose text the streamer holds
+        bool called = false;
         using (var lease = await _model.Sessions.RentAsync(prompt, cancellationToken).ConfigureAwait(false))
         {
             if (_options.ScorePrompts)
@@ -84,29 +94,49 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
             await foreach (var token in lease.Session.GenerateAsync(prompt, generation, cancellationToken).ConfigureAwait(false))
             {
                 tokens.Add(token);
-                var update = new ChatResponseUpdate(ChatRole.Assistant, token.Text)
+                if (streamer is null)
                 {
-                    ResponseId = responseId,
-                    MessageId = messageId,
-                    ModelId = _metadata.DefaultModelId,
-                    AdditionalProperties = new() { [CompactAIPropertyNames.Token] = token },
-                };
-                yield return update;
+                    yield return new ChatResponseUpdate(ChatRole.Assistant, token.Text)
+                    {
+                        ResponseId = responseId,
+                        MessageId = messageId,
+                        ModelId = _metadata.DefaultModelId,
+                        AdditionalProperties = new() { [CompactAIPropertyNames.Token] = token },
+                    };
+                    continue;
+                }
+                unsent.Add(token);
+                // Control tokens (Mistral's [TOOL_CALLS], Llama's <|python_tag|>) have no text of their own; the streamer needs to see them.
+                string text = token.Text.Length == 0 && _model.Tokenizer.GetTokenType(token.Id) == Tokenization.TokenType.Control
+                    ? _model.Tokenizer.GetTokenText(token.Id) : token.Text;
+                var contents = streamer.Push(text);
+                if (contents.Count == 0) continue;
+                called |= contents.Any(c => c is FunctionCallContent);
+                yield return ToolUpdate(contents, unsent, responseId, messageId);
             }
             promptEvaluated = lease.Session.LastPromptTokensEvaluated;
             finishReason = lease.Session.LastFinishReason;
         }
+        if (streamer is not null)
+        {
+            var rest = streamer.Finish();
+            if (rest.Count > 0)
+            {
+                called |= rest.Any(c => c is FunctionCallContent);
+                yield return ToolUpdate(rest, unsent, responseId, messageId);
+            }
+        }
 
         // The session's own reason: a JSON document completed by the very last allowed token is finished, not cut.
         bool hitLimit = finishReason is FinishReason.MaxTokens or FinishReason.ContextFull;
-        string finish = hitLimit ? CompactAIPropertyNames.FinishLength : CompactAIPropertyNames.FinishStop;
+        string finish = called ? CompactAIPropertyNames.FinishToolCalls : hitLimit ? CompactAIPropertyNames.FinishLength : CompactAIPropertyNames.FinishStop;
         yield return new ChatResponseUpdate
         {
             Role = ChatRole.Assistant,
             ResponseId = responseId,
             MessageId = messageId,
             ModelId = _metadata.DefaultModelId,
-            FinishReason = hitLimit ? ChatFinishReason.Length : ChatFinishReason.Stop,
+            FinishReason = called ? ChatFinishReason.ToolCalls : hitLimit ? ChatFinishReason.Length : ChatFinishReason.Stop,
             Contents = [new UsageContent(new UsageDetails
             {
                 InputTokenCount = prompt.Count,
@@ -121,6 +151,20 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
                 [CompactAIPropertyNames.PromptLogProbabilities] = promptLogProbs,
             },
         };
+    }
+
+    /// <summary>An update of what the tool-call streamer let out, carrying the tokens it covers (<see cref="CompactAIPropertyNames.UpdateTokens"/>).</summary>
+    private ChatResponseUpdate ToolUpdate(List<AIContent> contents, List<GeneratedToken> unsent, string responseId, string messageId)
+    {
+        var update = new ChatResponseUpdate(ChatRole.Assistant, contents)
+        {
+            ResponseId = responseId,
+            MessageId = messageId,
+            ModelId = _metadata.DefaultModelId,
+            AdditionalProperties = new() { [CompactAIPropertyNames.UpdateTokens] = unsent.ToArray() },
+        };
+        unsent.Clear();
+        return update;
     }
 
     /// <summary>
@@ -170,12 +214,20 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
     }
 
     /// <summary>Renders and tokenizes the conversation, applying the overflow policy so prompt + answer fit the context.</summary>
-    private IReadOnlyList<int> Tokenize(List<ChatMessage> messages, int answerTokens)
+    private IReadOnlyList<int> Tokenize(List<ChatMessage> messages, int answerTokens, ToolSet? tools)
     {
         int budget = _model.Sessions.ContextSize - answerTokens;
+        bool rich = tools is not null || messages.Any(m => m.Contents.Any(c => c is FunctionCallContent or FunctionResultContent));
         while (true)
         {
-            string text = _template.Render(messages.Select(m => new ChatTurn(m.Role.Value, m.Text)).ToList(), addGenerationPrompt: true);
+            string text = rich
+                ? _template.Render(new Dictionary<string, object?>(StringComparer.Ordinal)
+                {
+                    ["messages"] = ToolCalling.Messages(messages),
+                    ["add_generation_prompt"] = true,
+                    ["tools"] = tools?.Variable,
+                }) + (tools?.Forced is not null ? ToolCalling.ForcedPrefix(tools.Style) : "")
+                : _template.Render(messages.Select(m => new ChatTurn(m.Role.Value, m.Text)).ToList(), addGenerationPrompt: true);
             bool startsWithBos = _model.Tokenizer.BosToken >= 0 && text.StartsWith(_model.Tokenizer.GetTokenText(_model.Tokenizer.BosToken), StringComparison.Ordinal);
             var tokens = _model.Tokenizer.Encode(text, addSpecial: !startsWithBos, parseSpecial: true);
             if (tokens.Count <= budget) return tokens;
@@ -190,7 +242,30 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
         }
     }
 
-    private GenerationOptions ToGenerationOptions(ChatOptions? o)
+    /// <summary>The tools of a request, when it offers any and does not switch them off (<see cref="ChatToolMode.None"/>).</summary>
+    private sealed record ToolSet(IReadOnlySet<string> Names, List<object?> Variable, ToolCallStyle Style, IReadOnlyList<AIFunctionDeclaration>? Forced);
+
+    private ToolSet? ToolsOf(ChatOptions? o)
+    {
+        var functions = o?.Tools?.OfType<AIFunctionDeclaration>().ToList();
+        if (functions is null || functions.Count == 0 || o!.ToolMode is NoneChatToolMode) return null;
+        if (!SupportsTools)
+            throw new NotSupportedException(
+                "The model's chat template does not render tools (it ignores the 'tools' variable), so this model cannot be offered functions. " +
+                "Use a template with tool support (CompactChatClientOptions.ChatTemplate or ChatTemplateName, e.g. 'tool_use').");
+        var names = new HashSet<string>(functions.Select(f => f.Name), StringComparer.Ordinal);
+        IReadOnlyList<AIFunctionDeclaration>? forced = o.ToolMode switch
+        {
+            RequiredChatToolMode { RequiredFunctionName: { } name } => names.Contains(name)
+                ? functions.Where(f => f.Name == name).Take(1).ToList()
+                : throw new ArgumentException($"ToolMode requires the function '{name}', which is not among ChatOptions.Tools ({string.Join(", ", names)}).", nameof(o)),
+            RequiredChatToolMode => functions,
+            _ => null,
+        };
+        return new ToolSet(names, ToolCalling.Tools(functions), ToolCalling.StyleOf(_template), forced);
+    }
+
+    private GenerationOptions ToGenerationOptions(ChatOptions? o, ToolSet? tools)
     {
         var defaults = new SamplingOptions();
         var extra = o?.AdditionalProperties;
@@ -212,12 +287,23 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
             StopSequences = o?.StopSequences?.ToArray() ?? [],
             AddSpecialTokens = false,
             ParseSpecialTokens = true,
-            Constraint = o?.ResponseFormat switch
+            TopLogProbabilities = TopLogProbabilitiesOf(extra),
+            Constraint = tools?.Forced is { } forced ? ToolCalling.CallConstraint(forced, tools.Style) : o?.ResponseFormat switch
             {
                 ChatResponseFormatJson { Schema: { } schema } => JsonConstraint.FromSchema(schema),
                 ChatResponseFormatJson => JsonConstraint.AnyObject,
                 _ => null,
             },
         };
+    }
+
+    /// <summary><c>AdditionalProperties["top_logprobs"]</c> (an integer 0–20), honoured when <c>["logprobs"]</c> is not false.</summary>
+    private static int TopLogProbabilitiesOf(AdditionalPropertiesDictionary? extra)
+    {
+        if (extra is null || !extra.TryGetValue(CompactAIPropertyNames.TopLogProbs, out int top)) return 0;
+        if (extra.TryGetValue(CompactAIPropertyNames.LogProbs, out bool enabled) && !enabled) return 0;
+        if (top is < 0 or > GenerationOptions.MaxTopLogProbabilities)
+            throw new ArgumentOutOfRangeException(nameof(extra), top, $"top_logprobs must be between 0 and {GenerationOptions.MaxTopLogProbabilities}.");
+        return top;
     }
 }

@@ -13,7 +13,25 @@ public static class CompactAIPropertyNames
     /// <summary>On a <c>ChatResponseUpdate</c>: the one <c>GeneratedToken</c> this update carries.</summary>
     public const string Token = "compactai.token";
 
-    /// <summary>On a <c>ChatResponse</c> or final update: why generation stopped, one of <c>"stop"</c>, <c>"length"</c>, <c>"cancelled"</c>.</summary>
+    /// <summary>
+    /// On a <c>ChatResponseUpdate</c> of a request with tools: the <c>GeneratedToken</c>s (an array) whose text or call this update
+    /// carries (text that may start a tool call is held back, so one update can cover several tokens).
+    /// </summary>
+    public const string UpdateTokens = "compactai.update_tokens";
+
+    /// <summary>
+    /// On <c>ChatOptions</c>: <c>true</c> asks for log-probabilities (OpenAI's <c>logprobs</c>). Every generated token always
+    /// carries its own (<see cref="Inference.GeneratedToken.LogProbability"/>); <c>false</c> turns <see cref="TopLogProbs"/> off.
+    /// </summary>
+    public const string LogProbs = "logprobs";
+
+    /// <summary>
+    /// On <c>ChatOptions</c>: an <c>int</c> 0–20, how many most likely alternatives each token reports in
+    /// <see cref="Inference.GeneratedToken.TopLogProbabilities"/> (OpenAI's <c>top_logprobs</c>).
+    /// </summary>
+    public const string TopLogProbs = "top_logprobs";
+
+    /// <summary>On a <c>ChatResponse</c> or final update: why generation stopped, one of <c>"stop"</c>, <c>"length"</c>, <c>"tool_calls"</c>, <c>"cancelled"</c>.</summary>
     public const string FinishReason = "compactai.finish";
 
     /// <summary>On a <c>ChatResponse</c>: log-probabilities of each prompt token after the first, an <c>IReadOnlyList&lt;float&gt;</c>.</summary>
@@ -33,4 +51,7 @@ public static class CompactAIPropertyNames
 
     /// <summary>The <see cref="FinishReason"/> value for generation cancelled by the caller.</summary>
     public const string FinishCancelled = "cancelled";
+
+    /// <summary>The <see cref="FinishReason"/> value for an answer that is (or ends with) tool calls.</summary>
+    public const string FinishToolCalls = "tool_calls";
 }

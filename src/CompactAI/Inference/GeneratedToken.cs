@@ -14,4 +14,10 @@ public readonly record struct GeneratedToken(int Id, string Text, float LogProba
 {
     /// <summary>The chosen token's probability.</summary>
     public float Probability => MathF.Exp(LogProbability);
+
+    /// <summary>
+    /// The most likely tokens at this position, most likely first (ties by lower id), with their log-probabilities under the
+    /// same distribution as <see cref="LogProbability"/>; null unless <see cref="GenerationOptions.TopLogProbabilities"/> asked for them.
+    /// </summary>
+    public IReadOnlyList<TokenLogProbability>? TopLogProbabilities { get; init; }
 }

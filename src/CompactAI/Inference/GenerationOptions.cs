@@ -33,10 +33,22 @@ public sealed record GenerationOptions
     /// </summary>
     public IGenerationConstraint? Constraint { get; init; }
 
+    /// <summary>
+    /// How many of the most likely alternatives each <see cref="GeneratedToken"/> reports in
+    /// <see cref="GeneratedToken.TopLogProbabilities"/> (0 to <see cref="MaxTopLogProbabilities"/>; default 0: none, and nothing is
+    /// computed or allocated for them).
+    /// </summary>
+    public int TopLogProbabilities { get; init; }
+
+    /// <summary>The largest <see cref="TopLogProbabilities"/> accepted.</summary>
+    public const int MaxTopLogProbabilities = 20;
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for invalid values.</summary>
     public void Validate()
     {
         if (MaxTokens < 0) throw new ArgumentOutOfRangeException(nameof(MaxTokens), MaxTokens, "MaxTokens must not be negative.");
+        if (TopLogProbabilities is < 0 or > MaxTopLogProbabilities)
+            throw new ArgumentOutOfRangeException(nameof(TopLogProbabilities), TopLogProbabilities, $"TopLogProbabilities must be between 0 and {MaxTopLogProbabilities}.");
         ArgumentNullException.ThrowIfNull(Sampling);
         ArgumentNullException.ThrowIfNull(StopSequences);
         Sampling.Validate();

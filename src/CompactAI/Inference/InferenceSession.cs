@@ -470,6 +470,8 @@ public sealed class InferenceSession : IDisposable
             _constraint?.Accept(id);
             _generated++;
             var token = new GeneratedToken(id, _decoder.Add(id), logProb, entropy, top1, top2);
+            if (_o.TopLogProbabilities > 0)
+                token = token with { TopLogProbabilities = Sampler.TopLogProbabilities(_s._logits, _s._logits[id] - logProb, _o.TopLogProbabilities) };
             if (Offer(token)) return;
             if (_constraint is { RequiresEnd: true }) { Complete(FinishReason.EndOfSequence); return; }
             if (_generated >= _o.MaxTokens) { Complete(FinishReason.MaxTokens); return; }

@@ -103,6 +103,30 @@ internal sealed class Sampler
     }
 
     /// <summary>
+    /// The <paramref name="count"/> most likely tokens of the raw distribution, most likely first (ties: lower id first), as
+    /// log-probabilities <c>z − log Z</c>. <paramref name="logSumExp"/> is log Z (the chosen token's logit minus its
+    /// log-probability). One pass over the vocabulary keeping a sorted list of <paramref name="count"/>; only the result is allocated.
+    /// </summary>
+    public static TokenLogProbability[] TopLogProbabilities(ReadOnlySpan<float> logits, float logSumExp, int count)
+    {
+        count = Math.Min(count, logits.Length);
+        var top = new TokenLogProbability[count];
+        if (count == 0) return top;
+        int filled = 0;
+        for (int i = 0; i < logits.Length; i++)
+        {
+            float z = logits[i];
+            if (filled == count && !(z > top[count - 1].LogProbability)) continue;
+            if (float.IsNaN(z)) continue;
+            int j = filled < count ? filled++ : count - 1;
+            while (j > 0 && z > top[j - 1].LogProbability) { top[j] = top[j - 1]; j--; }
+            top[j] = new TokenLogProbability(i, z);
+        }
+        for (int i = 0; i < filled; i++) top[i] = top[i] with { LogProbability = top[i].LogProbability - logSumExp };
+        return filled == count ? top : top[..filled];
+    }
+
+    /// <summary>
     /// The raw distribution's log-normaliser, entropy and two largest probabilities, vectorised over the vocabulary:
     /// with e = exp(z − max), log Z = max + log Σe and H = log Σe − Σ e·(z − max) / Σe.
     /// </summary>
