@@ -86,7 +86,8 @@ public abstract class ModelTokenizer
         {
             "llama" => SentencePieceTokenizer.FromGguf(file),
             "gpt2" => BpeTokenizer.FromGguf(file),
-            _ => throw new NotSupportedException($"Tokenizer model '{model}' (tokenizer.ggml.model) is not supported. Supported: llama (SentencePiece), gpt2 (byte-level BPE)."),
+            "bert" => WordPieceTokenizer.FromGguf(file),
+            _ => throw new NotSupportedException($"Tokenizer model '{model}' (tokenizer.ggml.model) is not supported. Supported: llama (SentencePiece), gpt2 (byte-level BPE), bert (WordPiece)."),
         };
     }
 }
