@@ -38,9 +38,20 @@ public sealed class CompactModel : IDisposable
         Tokenizer = ModelTokenizer.FromGguf(file);
         if (Tokenizer.VocabularySize != Config.VocabularySize)
             throw new GgufFormatException($"the tokenizer has {Tokenizer.VocabularySize} tokens but token_embd.weight has {Config.VocabularySize} rows", "tokenizer.ggml.tokens", -1, file.FilePath);
+        if (Config.IsEncoder)
+        {
+            // Encoders run on the CPU engine's matmuls through their own forward pass (BertEncoder); no sessions, no device.
+            var encoderWeights = BertWeights.Load(file, Config);
+            int encoderThreads = options.Threads ?? Environment.ProcessorCount;
+            int maxTokens = Math.Max(Config.ContextLength, Math.Min(options.BatchSize, 4096));
+            Encoders = new EncoderPool(() => new BertEncoder(Config, encoderWeights, encoderThreads, maxTokens), options.MaxParallelSequences, maxTokens);
+            BackendDescription = $"the CPU ({encoderThreads} threads): encoder models run on the CPU";
+            progress?.Report(1f);
+            return;
+        }
         cancellationToken.ThrowIfCancellationRequested();
         progress?.Report(ProgressTokenizer);
-        Weights = ModelWeights.Load(file, Config, FormatSet.Select(options.CpuKernels, options.NativeLibraryPath));
+        _weights = ModelWeights.Load(file, Config, FormatSet.Select(options.CpuKernels, options.NativeLibraryPath));
         cancellationToken.ThrowIfCancellationRequested();
         progress?.Report(ProgressWeights);
         int ctx = DefaultContextSize;
@@ -55,14 +66,14 @@ public sealed class CompactModel : IDisposable
             progress?.Report(ProgressBackend);
             if (options.InterleaveWeights)
             {
-                Weights.InterleaveForCpu(file, _device?.DeviceLayers ?? 0, output: _device is null, cancellationToken,
+                _weights.InterleaveForCpu(file, _device?.DeviceLayers ?? 0, output: _device is null, cancellationToken,
                     progress is null ? null : new Action<float>(done => progress.Report(ProgressBackend + (1 - ProgressBackend) * done)));
             }
             cancellationToken.ThrowIfCancellationRequested();
         }
         catch
         {
-            Weights.Dispose();
+            _weights.Dispose();
             _device?.Dispose();
             throw;
         }
@@ -103,7 +114,17 @@ public sealed class CompactModel : IDisposable
     /// <summary>The size of the model file in bytes.</summary>
     public long FileSize => _file.Length;
 
-    internal ModelWeights Weights { get; }
+    private readonly ModelWeights? _weights;
+
+    /// <summary>The decoder's weights.</summary>
+    /// <exception cref="EncoderOnlyModelException">The model is an encoder.</exception>
+    internal ModelWeights Weights => _weights ?? throw NotGenerative();
+
+    /// <summary>The encoders of an encoder model (<see cref="ModelConfig.IsEncoder"/>), else null.</summary>
+    internal EncoderPool? Encoders { get; }
+
+    private EncoderOnlyModelException NotGenerative() =>
+        new(Config.Name ?? Path.GetFileNameWithoutExtension(_file.FilePath) ?? Config.Architecture, Config.Architecture);
 
     internal GgufFile File => _file;
 
@@ -170,8 +191,10 @@ public sealed class CompactModel : IDisposable
     /// <summary>Creates a session with its own KV cache.</summary>
     /// <param name="contextSize">Context size in tokens (default: the load options', else the training context capped at 4096).</param>
     /// <exception cref="DeviceOutOfMemoryException">The model is on a device with too little free memory for this session's KV cache.</exception>
+    /// <exception cref="EncoderOnlyModelException">The model is an encoder-only embedding model (<see cref="ModelConfig.IsEncoder"/>): it cannot generate text.</exception>
     public InferenceSession CreateSession(int? contextSize = null)
     {
+        if (Config.IsEncoder) throw NotGenerative();
         int ctx = contextSize ?? DefaultContextSize;
         ArgumentOutOfRangeException.ThrowIfLessThan(ctx, 1, nameof(contextSize));
         int threads = Options.Threads ?? Environment.ProcessorCount;
@@ -187,10 +210,12 @@ public sealed class CompactModel : IDisposable
     /// the chat client and the embedding generator. Each request gets the idle session whose cache shares the longest prefix
     /// with its prompt, so a system prompt common to many conversations is processed once and then served from the cache.
     /// </summary>
+    /// <exception cref="EncoderOnlyModelException">The model is an encoder-only embedding model: it has no sessions.</exception>
     public SessionPool Sessions
     {
         get
         {
+            if (Config.IsEncoder) throw NotGenerative();
             if (_sessions is { } s) return s;
             var created = new SessionPool(this, Options.MaxParallelSequences, DefaultContextSize);
             if (Interlocked.CompareExchange(ref _sessions, created, null) is { } existing) { created.Dispose(); return existing; }
@@ -202,8 +227,9 @@ public sealed class CompactModel : IDisposable
     public void Dispose()
     {
         _sessions?.Dispose();
+        Encoders?.Dispose();
         _device?.Dispose();
-        Weights.Dispose();
+        _weights?.Dispose();
         _file.Dispose();
     }
 }

@@ -110,6 +110,18 @@ public sealed record ModelConfig
     /// <summary>The context the model was trained with before RoPE scaling (<c>rope.scaling.original_context_length</c>, default <see cref="ContextLength"/>).</summary>
     public int RopeOriginalContextLength { get; init; }
 
+    /// <summary>
+    /// Whether the model is a bidirectional encoder (<c>bert</c>): it turns text into embeddings
+    /// (<see cref="Chat.CompactEmbeddingGenerator"/>) and cannot generate text.
+    /// </summary>
+    public bool IsEncoder { get; init; }
+
+    /// <summary>How an encoder's token vectors become one embedding (<c>pooling_type</c>); <see cref="PoolingType.Mean"/> when the file does not say.</summary>
+    public PoolingType Pooling { get; init; } = PoolingType.Mean;
+
+    /// <summary>LayerNorm epsilon of encoders (<c>attention.layer_norm_epsilon</c>, default 1e-12).</summary>
+    public float LayerNormEpsilon { get; init; } = 1e-12f;
+
     /// <summary>Whether layer <paramref name="layer"/> uses the sliding window.</summary>
     public bool IsSlidingWindowLayer(int layer) => SlidingWindow > 0 && SlidingWindowLayers is { } l && l[layer];
 

@@ -72,6 +72,20 @@ public abstract class ModelTokenizer
         return System.Text.Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes));
     }
 
+    /// <summary>
+    /// This tokenizer as a <see cref="Microsoft.ML.Tokenizers.Tokenizer"/>, so .NET chunkers and token counters (Semantic
+    /// Kernel's text chunker, Microsoft.Extensions.DataIngestion, your own) count and split with the model's own vocabulary:
+    /// its ids are exactly <see cref="Encode"/>'s. Offsets of each token into the text are exact where a token's text is
+    /// the input itself (SentencePiece, byte-level BPE); where the tokenizer normalises (WordPiece lowercases and strips
+    /// accents) a token whose text is not found from the current position gets an empty range there.
+    /// </summary>
+    /// <param name="addSpecialTokens">Count and encode with the model's special tokens ([CLS]/[SEP], BOS), as <see cref="Encode"/>'s <c>addSpecial</c>.</param>
+    /// <example><code>
+    /// var tokenizer = model.Tokenizer.AsTokenizer();
+    /// int count = tokenizer.CountTokens("How many tokens is this?");
+    /// </code></example>
+    public Microsoft.ML.Tokenizers.Tokenizer AsTokenizer(bool addSpecialTokens = false) => new MLTokenizerAdapter(this, addSpecialTokens);
+
     /// <summary>Creates a decoder that turns a stream of tokens into text pieces without splitting UTF-8 characters.</summary>
     public StreamingDecoder CreateStreamingDecoder(bool renderSpecial = false) => new(this, renderSpecial);
 
@@ -86,7 +100,8 @@ public abstract class ModelTokenizer
         {
             "llama" => SentencePieceTokenizer.FromGguf(file),
             "gpt2" => BpeTokenizer.FromGguf(file),
-            _ => throw new NotSupportedException($"Tokenizer model '{model}' (tokenizer.ggml.model) is not supported. Supported: llama (SentencePiece), gpt2 (byte-level BPE)."),
+            "bert" => WordPieceTokenizer.FromGguf(file),
+            _ => throw new NotSupportedException($"Tokenizer model '{model}' (tokenizer.ggml.model) is not supported. Supported: llama (SentencePiece), gpt2 (byte-level BPE), bert (WordPiece)."),
         };
     }
 }

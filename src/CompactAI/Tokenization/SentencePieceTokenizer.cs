@@ -232,7 +232,7 @@ public sealed class SentencePieceTokenizer : ModelTokenizer
     }
 
     /// <summary>The bytes each token renders as, packed: token i is <c>bytes[offsets[i]..offsets[i + 1]]</c>.</summary>
-    private static (byte[] Bytes, int[] Offsets) BuildPieces(string[] texts, TokenType[] types)
+    internal static (byte[] Bytes, int[] Offsets) BuildPieces(string[] texts, TokenType[] types)
     {
         // "▁" becomes a space in normal tokens; the other kinds render their text verbatim.
         static string Rendered(string text, TokenType type) =>

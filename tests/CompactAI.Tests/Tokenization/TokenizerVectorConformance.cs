@@ -53,4 +53,17 @@ public abstract class TokenizerVectorConformance
         var ids = VectorTokenizer.Encode(Vectors.Inputs[index], addSpecial: false, parseSpecial: false);
         Assert.Equal(Vectors.Expected[index], ids);
     }
+
+    [Theory]
+    [MemberData(nameof(CaseIndices))]
+    public void AsMicrosoftMLTokenizerEncodesLikeLlamaCpp(int index)
+    {
+        // The Microsoft.ML.Tokenizers view (ModelTokenizer.AsTokenizer) gives the same ids, counts and texts.
+        var tokenizer = VectorTokenizer.AsTokenizer();
+        string input = Vectors.Inputs[index];
+        Assert.Equal(Vectors.Expected[index], tokenizer.EncodeToIds(input));
+        Assert.Equal(Vectors.Expected[index].Length, tokenizer.CountTokens(input));
+        Assert.Equal(Vectors.Expected[index], tokenizer.EncodeToTokens(input, out _).Select(t => t.Id));
+        Assert.Equal(VectorTokenizer.Decode(Vectors.Expected[index]), tokenizer.Decode(Vectors.Expected[index]));
+    }
 }

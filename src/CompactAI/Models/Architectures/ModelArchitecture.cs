@@ -23,7 +23,7 @@ internal abstract class ModelArchitecture
     public static IReadOnlyDictionary<string, ModelArchitecture> All { get; } = new ModelArchitecture[]
     {
         new LlamaArchitecture(), new Qwen2Architecture(), new Qwen3Architecture(),
-        new GemmaArchitecture(), new Gemma2Architecture(), new Gemma3Architecture(), new Phi3Architecture(),
+        new GemmaArchitecture(), new Gemma2Architecture(), new Gemma3Architecture(), new Phi3Architecture(), new BertArchitecture(),
     }.ToDictionary(a => a.Name, StringComparer.Ordinal);
 
     /// <summary>The family named <paramref name="name"/>.</summary>
