@@ -50,9 +50,7 @@ public sealed class LimitedServerFixture : IAsyncLifetime
         builder.Services.AddCompactAI(o =>
         {
             o.ModelPath = TestData.Stories260K;
-            o.Threads = 1;
-            o.MaxParallelSequences = 1;
-            o.ContextSize = ContextSize;
+            o.Model = new() { Threads = 1, MaxParallelSequences = 1, ContextSize = ContextSize };
         });
         builder.Services.Configure<OpenAIServerOptions>(o =>
         {

@@ -47,10 +47,8 @@ public sealed class ToolServerFixture : IAsyncLifetime
         builder.Services.AddCompactAI(o =>
         {
             o.ModelPath = TestData.Stories260K;
-            o.ModelId = CompactAIServerFixture.ModelId;
-            o.Threads = 1;
-            o.ContextSize = 512;
-            o.MaxParallelSequences = 1;
+            o.Chat = new() { ModelId = CompactAIServerFixture.ModelId };
+            o.Model = new() { Threads = 1, ContextSize = 512, MaxParallelSequences = 1 };
         });
         builder.Services.AddSingleton<IChatClient>(sp => new CompactChatClient(sp.GetRequiredService<CompactModel>(),
             new CompactChatClientOptions { ModelId = CompactAIServerFixture.ModelId, ChatTemplate = ToolCallingTests.HermesTemplate }));
