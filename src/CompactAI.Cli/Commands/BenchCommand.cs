@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using CompactAI.Inference;
-using CompactAI.Sampling;
 
 namespace CompactAI.Cli.Commands;
 
 /// <summary>
-/// <c>compactai bench</c>: llama-bench's two measures on one model: prompt processing of N random tokens in one
-/// batch (pp) and greedy generation of M tokens one at a time (tg), each the mean of several repetitions after a warm-up.
+/// <c>compactai bench</c>: llama-bench's two measures on one model, timed as llama-bench times them: prompt processing
+/// of N random tokens in batches (pp) and exactly M single-token decodes after an empty cache (tg: the first token BOS,
+/// then random ids; no sampling). Each is reported as the median, minimum and maximum over the repetitions, after a
+/// warm-up.
 /// </summary>
 internal static class BenchCommand
 {
@@ -37,42 +37,74 @@ internal static class BenchCommand
         var rng = new Random(42);
         var prompt = new int[pp];
         for (int i = 0; i < pp; i++) prompt[i] = rng.Next(model.Config.VocabularySize);
-        int start = model.Tokenizer.BosToken >= 0 ? model.Tokenizer.BosToken : 0;
-        var gen = new GenerationOptions { MaxTokens = tg, Sampling = SamplingOptions.Greedy, IgnoreEndOfSequence = true, AddSpecialTokens = false };
+        // tg's tokens as llama-bench's: BOS (or a random id), then random ids; fed without sampling.
+        var decode = new int[tg];
+        decode[0] = model.Tokenizer.BosToken >= 0 ? model.Tokenizer.BosToken : rng.Next(model.Config.VocabularySize);
+        for (int i = 1; i < tg; i++) decode[i] = rng.Next(model.Config.VocabularySize);
 
         // Warm-up: JIT, page in the weights.
         session.Reset();
         await session.GetNextTokenLogitsAsync(prompt, ct);
         session.Reset();
-        await session.GenerateTextAsync([start], gen with { MaxTokens = Math.Min(tg, 8) }, ct);
+        session.DecodeEach(decode.AsSpan(0, Math.Min(tg, 8)));
 
-        double ppSeconds = 0, tgSeconds = 0;
+        var ppRates = new double[reps];
+        var tgRates = new double[reps];
         for (int r = 0; r < reps; r++)
         {
+            ct.ThrowIfCancellationRequested();
             session.Reset();
-            var sw = Stopwatch.StartNew();
+            long t0 = Stopwatch.GetTimestamp();
             await session.GetNextTokenLogitsAsync(prompt, ct);
-            ppSeconds += sw.Elapsed.TotalSeconds;
+            ppRates[r] = pp / Stopwatch.GetElapsedTime(t0).TotalSeconds;
 
             session.Reset();
-            var result = await session.GenerateTextAsync([start], gen, ct);
-            tgSeconds += result.GenerationTime.TotalSeconds;
+            t0 = Stopwatch.GetTimestamp();
+            session.DecodeEach(decode);
+            tgRates[r] = tg / Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
-        var figures = new BenchJson(pp * reps / ppSeconds, tg * reps / tgSeconds, loadMs, model.Backend.ToString().ToLowerInvariant(), model.DeviceLayers);
+        var ppStats = RateStats.Of(ppRates);
+        var tgStats = RateStats.Of(tgRates);
+        var figures = new BenchJson(ppStats.Median, tgStats.Median, loadMs, model.Backend.ToString().ToLowerInvariant(), model.DeviceLayers)
+        {
+            PromptMin = ppStats.Min, PromptMax = ppStats.Max, GenerationMin = tgStats.Min, GenerationMax = tgStats.Max,
+        };
         int t = threads ?? Environment.ProcessorCount;
         Console.Out.WriteLine($"model: {Path.GetFileName(modelPath)} ({model.FileSize / 1e6:F1} MB), threads {t}, repetitions {reps}");
         Console.Out.WriteLine($"backend: {model.BackendDescription}");
-        Console.Out.WriteLine($"pp{pp}: {figures.PromptTokensPerSecond,10:F1} tokens/s");
-        Console.Out.WriteLine($"tg{tg}: {figures.GenerationTokensPerSecond,10:F1} tokens/s");
+        Console.Out.WriteLine($"pp{pp}: {ppStats.Median,10:F1} tokens/s (median; min {ppStats.Min:F1}, max {ppStats.Max:F1})");
+        Console.Out.WriteLine($"tg{tg}: {tgStats.Median,10:F1} tokens/s (median; min {tgStats.Min:F1}, max {tgStats.Max:F1})");
         Console.Out.WriteLine($"load: {figures.LoadMilliseconds,10:F1} ms");
         if (json) Console.Out.WriteLine(JsonSerializer.Serialize(figures, CliJson.Default.BenchJson));
         return 0;
     }
 }
 
+/// <summary>The median, minimum and maximum of a set of rates.</summary>
+internal readonly record struct RateStats(double Median, double Min, double Max)
+{
+    public static RateStats Of(double[] rates)
+    {
+        var sorted = rates.Order().ToArray();
+        int n = sorted.Length;
+        double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        return new RateStats(median, sorted[0], sorted[^1]);
+    }
+}
+
+/// <summary>The figures of <c>compactai bench --json</c>: rates are medians over the repetitions, with their extremes.</summary>
 internal sealed record BenchJson(
     [property: JsonPropertyName("pp_tok_s")] double PromptTokensPerSecond,
     [property: JsonPropertyName("tg_tok_s")] double GenerationTokensPerSecond,
     [property: JsonPropertyName("load_ms")] double LoadMilliseconds,
     [property: JsonPropertyName("backend")] string Backend,
-    [property: JsonPropertyName("gpu_layers")] int GpuLayers);
+    [property: JsonPropertyName("gpu_layers")] int GpuLayers)
+{
+    [JsonPropertyName("pp_min")] public double PromptMin { get; init; }
+
+    [JsonPropertyName("pp_max")] public double PromptMax { get; init; }
+
+    [JsonPropertyName("tg_min")] public double GenerationMin { get; init; }
+
+    [JsonPropertyName("tg_max")] public double GenerationMax { get; init; }
+}

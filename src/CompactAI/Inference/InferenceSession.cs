@@ -351,6 +351,29 @@ public sealed class InferenceSession : IDisposable
 
     private void Exit() => Volatile.Write(ref _busy, 0);
 
+    /// <summary>
+    /// For benchmarks (llama-bench's tg): one forward pass per token of <paramref name="tokens"/>, each at the next position
+    /// after the cached tokens, with no sampling and no copy of the logits, so the caller times exactly that many decodes.
+    /// </summary>
+    internal void DecodeEach(ReadOnlySpan<int> tokens)
+    {
+        Enter();
+        try
+        {
+            if (_tokens.Count + tokens.Length > ContextSize)
+                throw new ArgumentException($"{tokens.Length} more tokens do not fit the context of {ContextSize}.", nameof(tokens));
+            for (int i = 0; i < tokens.Length; i++)
+            {
+                if ((uint)tokens[i] >= (uint)_model.Config.VocabularySize) throw new ArgumentOutOfRangeException(nameof(tokens), tokens[i], "Not a token id.");
+                Evaluate(tokens.Slice(i, 1));
+            }
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
     /// <summary>Brings the cache to <paramref name="prompt"/>, evaluating only what is not cached; leaves the last token's logits in _logits.</summary>
     /// <returns>The number of tokens evaluated.</returns>
     private int Prefill(IReadOnlyList<int> prompt, CancellationToken ct)

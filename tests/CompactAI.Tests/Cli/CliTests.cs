@@ -56,6 +56,12 @@ public sealed class CliTests
         Assert.True(doc.RootElement.GetProperty("pp_tok_s").GetDouble() > 0);
         Assert.True(doc.RootElement.GetProperty("tg_tok_s").GetDouble() > 0);
         Assert.True(doc.RootElement.GetProperty("load_ms").GetDouble() > 0);
+        foreach (var m in new[] { "pp", "tg" })
+        {
+            double min = doc.RootElement.GetProperty(m + "_min").GetDouble(), max = doc.RootElement.GetProperty(m + "_max").GetDouble();
+            double median = doc.RootElement.GetProperty(m + "_tok_s").GetDouble();
+            Assert.InRange(median, min, max);
+        }
     }
 
     [Fact]
