@@ -15,6 +15,10 @@
 #   --pp N / --tg N prompt and generation lengths (default 128 / 64)
 #   --bandwidth G   memory bandwidth in GB/s for the decode ceiling (default ${COMPACTAI_MEM_GBS:-60})
 #   --quick         smoke run: stories260K and smollm2-135m, 1 rep, 1 round
+#   --parallel LIST concurrent users instead of llama-bench, e.g. 1,2,4,8: per N, llama-server -np N (127.0.0.1 only,
+#                   continuous batching) serves N requests of --tg tokens after distinct --pp-token prompts, then
+#                   compactai bench --parallel N does the same on one loaded model; aggregate generated tokens/s over
+#                   the wall time and p50/p95 request latency, both with --threads threads
 # Env:    COMPACTAI_BENCH_DIR  synthetic models and raw results (default: $HOME/.cache/compactai/bench)
 #         COMPACTAI_SHARED     the shared data folder (default: <repo>/../shared)
 #         LLAMA_CPP_DIR        llama.cpp source/build (default: $HOME/.cache/compactai/llama.cpp; see build-llama-cpp.sh)
@@ -26,15 +30,15 @@ usage() { sed -n '2,/^set -euo/{/^#/p}' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}/
 
 reps=5 rounds=2 threads=2 pp=128 tg=64 bandwidth="${COMPACTAI_MEM_GBS:-60}"
 models="stories260K,smollm2-135m,qwen2.5-0.5b,llama3.2-1b"
-quick=0
+quick=0 parallel=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1; shift ;;
-    --reps|--rounds|--models|--threads|--pp|--tg|--bandwidth)
+    --reps|--rounds|--models|--threads|--pp|--tg|--bandwidth|--parallel)
       [[ $# -ge 2 && -n "$2" ]] || die "$1 needs a value (see --help)"
       case "$1" in
         --reps) reps="$2" ;; --rounds) rounds="$2" ;; --models) models="$2" ;; --threads) threads="$2" ;;
-        --pp) pp="$2" ;; --tg) tg="$2" ;; --bandwidth) bandwidth="$2" ;;
+        --pp) pp="$2" ;; --tg) tg="$2" ;; --bandwidth) bandwidth="$2" ;; --parallel) parallel="$2" ;;
       esac
       shift 2 ;;
     -h|--help) usage; exit 0 ;;
@@ -47,6 +51,7 @@ fi
 for v in reps rounds threads pp tg; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "--$v must be a positive integer, not '${!v}'"
 done
+[[ -z "$parallel" || "$parallel" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--parallel must be a comma-separated list of positive integers, not '$parallel'"
 [[ "$bandwidth" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--bandwidth must be a number of GB/s, not '$bandwidth'"
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -110,6 +115,82 @@ for m in "${wanted[@]}"; do
   esac
   names+=("$(basename "$f" .gguf)") files+=("$f")
 done
+
+# 3b. Concurrent users (--parallel): llama-server -np N beside compactai bench --parallel N, per model and N.
+if [[ -n "$parallel" ]]; then
+  llama_server="$llama_dir/build/bin/llama-server"
+  [[ -x "$llama_server" ]] || die "$llama_server not found: build llama.cpp with scripts/build-llama-cpp.sh"
+  out_dir="$bench_dir/results/parallel-$(date -u +%Y%m%dT%H%M%SZ)"
+  mkdir -p "$out_dir"
+  port=$((18000 + RANDOM % 2000))
+  IFS=',' read -r -a ns <<<"$parallel"
+  {
+    echo "| model | N | llama-server agg tok/s | p50 ms | p95 ms | CompactAI agg tok/s | p50 ms | p95 ms | ratio |"
+    echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
+    for i in "${!files[@]}"; do
+      for n in "${ns[@]}"; do
+        ctx=$(( n * (pp + tg + 8) ))
+        "$llama_server" -m "${files[$i]}" -np "$n" -c "$ctx" -t "$threads" -tb "$threads" --host 127.0.0.1 --port "$port" \
+          --no-webui >"$out_dir/server-${names[$i]}-$n.log" 2>&1 &
+        server=$!
+        llama_json="$(python3 - "$port" "$n" "$pp" "$tg" "$reps" <<'PY'
+import json, random, sys, threading, time, urllib.request
+port, n, pp, tg, reps = (int(a) for a in sys.argv[1:])
+base = f"http://127.0.0.1:{port}"
+for _ in range(600):
+    try:
+        with urllib.request.urlopen(base + "/health", timeout=2) as r:
+            if r.status == 200: break
+    except Exception: pass
+    time.sleep(0.5)
+else:
+    sys.exit("llama-server did not become healthy")
+vocab = 1000  # random prompt ids from a range every vocabulary has
+rng = random.Random(7)
+def request(prompt, out, k):
+    body = json.dumps({"prompt": prompt, "n_predict": tg, "temperature": 0, "ignore_eos": True, "cache_prompt": False}).encode()
+    t = time.perf_counter()
+    with urllib.request.urlopen(urllib.request.Request(base + "/completion", body, {"Content-Type": "application/json"}), timeout=3600) as r:
+        res = json.load(r)
+    out[k] = (res.get("tokens_predicted", tg), (time.perf_counter() - t) * 1000)
+request([rng.randrange(100, vocab) for _ in range(pp)], {}, 0)  # warm-up
+tokens = seconds = 0.0
+lat = []
+for _ in range(reps):
+    out = {}
+    threads = [threading.Thread(target=request, args=([rng.randrange(100, vocab) for _ in range(pp)], out, k)) for k in range(n)]
+    t = time.perf_counter()
+    for th in threads: th.start()
+    for th in threads: th.join()
+    seconds += time.perf_counter() - t
+    tokens += sum(v[0] for v in out.values())
+    lat += [v[1] for v in out.values()]
+lat.sort()
+import math
+pct = lambda p: lat[min(len(lat) - 1, max(0, math.ceil(p * len(lat)) - 1))]
+print(json.dumps({"aggregate_tg_tok_s": tokens / seconds, "p50_latency_ms": pct(0.5), "p95_latency_ms": pct(0.95)}))
+PY
+)" || llama_json='{}'
+        kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true
+        ours_json="$("${cli[@]}" bench --model "${files[$i]}" --threads "$threads" --prompt-tokens "$pp" --gen-tokens "$tg" \
+          --repetitions "$reps" --parallel "$n" --json 2>"$out_dir/compactai-${names[$i]}-$n.err" | tail -n 1)" || ours_json='{}'
+        echo "$llama_json" >"$out_dir/llama-${names[$i]}-$n.json"
+        echo "$ours_json" >"$out_dir/compactai-${names[$i]}-$n.json"
+        python3 - "${names[$i]}" "$n" "$llama_json" "$ours_json" <<'PY'
+import json, sys
+name, n, l, o = sys.argv[1], sys.argv[2], json.loads(sys.argv[3] or "{}"), json.loads(sys.argv[4] or "{}")
+f = lambda d, k: f"{d[k]:.1f}" if k in d else "n/a"
+ratio = f"{o['aggregate_tg_tok_s'] / l['aggregate_tg_tok_s']:.2f}" if "aggregate_tg_tok_s" in o and "aggregate_tg_tok_s" in l else "n/a"
+print(f"| {name} | {n} | {f(l,'aggregate_tg_tok_s')} | {f(l,'p50_latency_ms')} | {f(l,'p95_latency_ms')} | "
+      f"{f(o,'aggregate_tg_tok_s')} | {f(o,'p50_latency_ms')} | {f(o,'p95_latency_ms')} | {ratio} |")
+PY
+      done
+    done
+    echo "aggregate = generated tokens of all N requests / wall time; latency = one request, prompt included; ratio = CompactAI / llama-server"
+    echo "raw results: $out_dir"
+  } | tee "$out_dir/summary.md"
+  exit 0
+fi
 
 # 4. Peak RSS of our process: GNU time's "Maximum resident set size", else VmHWM polled from /proc.
 out_dir="$bench_dir/results/$(date -u +%Y%m%dT%H%M%SZ)"

@@ -198,10 +198,35 @@ public sealed class CompactModel : IDisposable
         int ctx = contextSize ?? DefaultContextSize;
         ArgumentOutOfRangeException.ThrowIfLessThan(ctx, 1, nameof(contextSize));
         int threads = Options.Threads ?? Environment.ProcessorCount;
-        int batch = Math.Min(Options.BatchSize, ctx);
-        IForwardPass pass = _device?.CreatePass(ctx, batch, threads) ?? new CpuForwardPass(Config, Weights, ctx, threads, batch);
-        return new InferenceSession(this, pass, ctx);
+        var c = Config;
+        var sequence = _device is null
+            ? new Sequence(new KvCache(c.BlockCount, ctx, c.KvHeadCount, c.HeadDim, c.ValueDim), c.VocabularySize)
+            : new Sequence(_device.CreatePass(ctx, Math.Min(Options.BatchSize, ctx), threads), ctx, c.VocabularySize);
+        return new InferenceSession(this, sequence, Scheduler);
     }
+
+    private BatchScheduler? _scheduler;
+    private readonly object _schedulerLock = new();
+
+    /// <summary>
+    /// The model's batch scheduler: its thread and worker pool (<see cref="CompactModelOptions.Threads"/> threads) run one
+    /// forward pass per step for all of the model's sessions. Started by the first session.
+    /// </summary>
+    internal BatchScheduler Scheduler
+    {
+        get
+        {
+            if (Volatile.Read(ref _scheduler) is { } s) return s;
+            lock (_schedulerLock)
+            {
+                ObjectDisposedException.ThrowIf(_disposed, this);
+                return _scheduler ??= new BatchScheduler(Config, Weights, Options.Threads ?? Environment.ProcessorCount,
+                    Math.Min(Options.BatchSize, DefaultContextSize), DefaultContextSize);
+            }
+        }
+    }
+
+    private bool _disposed;
 
     private SessionPool? _sessions;
 
@@ -228,6 +253,11 @@ public sealed class CompactModel : IDisposable
     {
         _sessions?.Dispose();
         Encoders?.Dispose();
+        lock (_schedulerLock)
+        {
+            _disposed = true;
+            _scheduler?.Dispose();
+        }
         _device?.Dispose();
         _weights?.Dispose();
         _file.Dispose();

@@ -6,13 +6,16 @@ namespace CompactAI;
 /// <summary>Options for loading a model and creating its sessions.</summary>
 public sealed record CompactModelOptions : IValidatableObject
 {
-    /// <summary>Threads per session for the forward pass (null: the number of processor cores).</summary>
+    /// <summary>
+    /// Threads of the model's forward pass (null: the number of processor cores). One budget for the whole model: its
+    /// sessions are sequences of one batch scheduler that runs them together on these threads.
+    /// </summary>
     public int? Threads { get; init; }
 
     /// <summary>Context size of new sessions in tokens (null: the model's training context, capped at 4096).</summary>
     public int? ContextSize { get; init; }
 
-    /// <summary>Most prompt tokens run through the model in one batch.</summary>
+    /// <summary>Most tokens run through the model in one step: prompt chunks and the next token of every generating session together.</summary>
     public int BatchSize { get; init; } = 64;
 
     /// <summary>Most sequences generating at once through the model's <see cref="Inference.SessionPool"/> (each holds a KV cache); further requests queue.</summary>

@@ -203,8 +203,8 @@ int cai_matmul_rows(int wtype, const void* w, size_t row_bytes, int col, int row
     if (tile != NULL) {
         /*
          * Tiles of up to 4 weight rows × 4 activation rows, 2 × 4 on AVX2 (16 vector registers). A weight tile stays in
-         * L1 while every activation tile passes it. Below four activation rows every pair is a single-row product
-         * (bit for bit cai_dot_*), and the weights stream from memory one row at a time: interleaving the blocks of
+         * L1 while every activation tile passes it; every shape gives the single-row result (cai_dot_*) bit for bit. Below
+         * four activation rows the tiles are 1 × 1 and the weights stream from memory one row at a time: interleaving the blocks of
          * several rows measured 3× slower from DRAM (22 → 7 GB/s on one core), which defeats the hardware prefetchers.
          */
         int max_rm = batch < 4 ? 1 : isa >= CAI_ISA_AVX512_VNNI ? 4 : 2, max_rn = batch < 4 ? 1 : 4;

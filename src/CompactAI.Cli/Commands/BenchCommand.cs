@@ -9,6 +9,9 @@ namespace CompactAI.Cli.Commands;
 /// of N random tokens in batches (pp) and exactly M single-token decodes after an empty cache (tg: the first token BOS,
 /// then random ids; no sampling). Each is reported as the median, minimum and maximum over the repetitions, after a
 /// warm-up.
+/// With <c>--parallel N</c> it also runs N concurrent generations of M tokens from N distinct prompts of N tokens on one
+/// loaded model (continuous batching, as llama-server's <c>-np N</c>): aggregate generated tokens/s over the wall time,
+/// and the p50/p95 of the requests' latencies (prompt and generation).
 /// </summary>
 internal static class BenchCommand
 {
@@ -21,6 +24,7 @@ internal static class BenchCommand
         int tg = a.Int("gen-tokens", 64, 1, 1 << 16);
         int reps = a.Int("repetitions", 3, 1, 1000);
         bool json = a.Flag("json");
+        int? parallel = a.OptionalInt("parallel", 1, 256);
         var options = BackendArguments.Apply(a, new CompactModelOptions
         {
             Threads = threads,
@@ -41,6 +45,7 @@ internal static class BenchCommand
         var decode = new int[tg];
         decode[0] = model.Tokenizer.BosToken >= 0 ? model.Tokenizer.BosToken : rng.Next(model.Config.VocabularySize);
         for (int i = 1; i < tg; i++) decode[i] = rng.Next(model.Config.VocabularySize);
+        var gen = new GenerationOptions { MaxTokens = tg, Sampling = SamplingOptions.Greedy, IgnoreEndOfSequence = true, AddSpecialTokens = false };
 
         // Warm-up: JIT, page in the weights.
         session.Reset();
@@ -69,14 +74,58 @@ internal static class BenchCommand
         {
             PromptMin = ppStats.Min, PromptMax = ppStats.Max, GenerationMin = tgStats.Min, GenerationMax = tgStats.Max,
         };
+        if (parallel is { } np) figures = await ParallelAsync(model, figures, np, pp, gen, reps, ct);
         int t = threads ?? Environment.ProcessorCount;
         Console.Out.WriteLine($"model: {Path.GetFileName(modelPath)} ({model.FileSize / 1e6:F1} MB), threads {t}, repetitions {reps}");
         Console.Out.WriteLine($"backend: {model.BackendDescription}");
         Console.Out.WriteLine($"pp{pp}: {ppStats.Median,10:F1} tokens/s (median; min {ppStats.Min:F1}, max {ppStats.Max:F1})");
         Console.Out.WriteLine($"tg{tg}: {tgStats.Median,10:F1} tokens/s (median; min {tgStats.Min:F1}, max {tgStats.Max:F1})");
         Console.Out.WriteLine($"load: {figures.LoadMilliseconds,10:F1} ms");
+        if (figures.AggregateGenerationTokensPerSecond is { } agg)
+            Console.Out.WriteLine($"parallel {parallel}: {agg,10:F1} tokens/s aggregate, latency p50 {figures.P50LatencyMilliseconds:F0} ms, p95 {figures.P95LatencyMilliseconds:F0} ms");
         if (json) Console.Out.WriteLine(JsonSerializer.Serialize(figures, CliJson.Default.BenchJson));
         return 0;
+    }
+
+    /// <summary>N concurrent generations from distinct random prompts, <paramref name="reps"/> times; the mean aggregate rate and the latency percentiles over all requests.</summary>
+    private static async Task<BenchJson> ParallelAsync(CompactModel model, BenchJson figures, int n, int pp, GenerationOptions gen, int reps, CancellationToken ct)
+    {
+        var sessions = Enumerable.Range(0, n).Select(_ => model.CreateSession()).ToArray();
+        try
+        {
+            var rng = new Random(7);
+            var latencies = new List<double>();
+            double tokens = 0, seconds = 0;
+            for (int r = 0; r < reps; r++)
+            {
+                var prompts = sessions.Select(_ => Enumerable.Range(0, pp).Select(_ => rng.Next(model.Config.VocabularySize)).ToArray()).ToArray();
+                foreach (var s in sessions) s.Reset();
+                var wall = Stopwatch.StartNew();
+                var runs = sessions.Select((s, i) => Task.Run(async () =>
+                {
+                    var sw = Stopwatch.StartNew();
+                    var result = await s.GenerateTextAsync(prompts[i], gen, ct);
+                    return (Tokens: result.Tokens.Count, Ms: sw.Elapsed.TotalMilliseconds);
+                }, ct)).ToArray();
+                var done = await Task.WhenAll(runs);
+                seconds += wall.Elapsed.TotalSeconds;
+                tokens += done.Sum(d => d.Tokens);
+                latencies.AddRange(done.Select(d => d.Ms));
+            }
+            latencies.Sort();
+            double Percentile(double p) => latencies[Math.Min(latencies.Count - 1, (int)Math.Ceiling(p * latencies.Count) - 1)];
+            return figures with
+            {
+                Parallel = n,
+                AggregateGenerationTokensPerSecond = tokens / seconds,
+                P50LatencyMilliseconds = Percentile(0.50),
+                P95LatencyMilliseconds = Percentile(0.95),
+            };
+        }
+        finally
+        {
+            foreach (var s in sessions) s.Dispose();
+        }
     }
 }
 
@@ -107,4 +156,24 @@ internal sealed record BenchJson(
     [JsonPropertyName("tg_min")] public double GenerationMin { get; init; }
 
     [JsonPropertyName("tg_max")] public double GenerationMax { get; init; }
+
+    /// <summary>Concurrent generations of <c>--parallel</c> (null without it).</summary>
+    [JsonPropertyName("parallel")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Parallel { get; init; }
+
+    /// <summary>Generated tokens of all concurrent requests per second of wall time.</summary>
+    [JsonPropertyName("aggregate_tg_tok_s")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? AggregateGenerationTokensPerSecond { get; init; }
+
+    /// <summary>Median request latency (prompt and generation).</summary>
+    [JsonPropertyName("p50_latency_ms")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? P50LatencyMilliseconds { get; init; }
+
+    /// <summary>95th-percentile request latency.</summary>
+    [JsonPropertyName("p95_latency_ms")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public double? P95LatencyMilliseconds { get; init; }
 }

@@ -3,9 +3,9 @@ using CompactAI.Inference;
 namespace CompactAI.Backends;
 
 /// <summary>
-/// One session's forward pass on some hardware: the model graph together with the sequence's KV cache and scratch buffers. The
-/// session (<see cref="InferenceSession"/>) drives it and never needs to know where it runs. <see cref="CpuForwardPass"/> is the
-/// CPU engine; the CUDA one lives in <c>CompactAI.Cuda</c>. Not thread-safe: one call at a time (the session guarantees it).
+/// One device session's forward pass: the model graph together with the sequence's KV cache and scratch buffers (the CUDA one
+/// lives in <c>CompactAI.Cuda</c>). The model's <see cref="BatchScheduler"/> runs it for the session's <see cref="Sequence"/>; CPU
+/// sequences need none, as the scheduler's own batched transformer runs them. Not thread-safe: one call at a time (the scheduler's).
 /// </summary>
 internal interface IForwardPass : IDisposable
 {

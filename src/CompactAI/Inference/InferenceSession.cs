@@ -1,7 +1,4 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
-using System.Text;
-using CompactAI.Backends;
 using CompactAI.Sampling;
 
 namespace CompactAI.Inference;
@@ -13,38 +10,40 @@ namespace CompactAI.Inference;
 /// </summary>
 /// <remarks>
 /// A session serves one generation at a time (a second concurrent call throws <see cref="InvalidOperationException"/>);
-/// create one session per concurrent conversation. Sessions of one model run independently; on a CUDA device they share the
-/// model's weights, each has its own device KV cache, and their forward passes take turns on the device.
+/// create one session per concurrent conversation. On the CPU the sessions of one model are sequences of the model's
+/// batch scheduler: one forward pass per step runs the next token of every generating session and chunks of new prompts
+/// together on the model's threads (<see cref="CompactModelOptions.Threads"/>), and a session's tokens are exactly the
+/// same whether it runs alone or beside others. On a CUDA device they share the model's weights, each has its own
+/// device KV cache, and their forward passes take turns on the device.
 /// </remarks>
 public sealed class InferenceSession : IDisposable
 {
     private readonly CompactModel _model;
-    private readonly IForwardPass _pass;
-    private readonly float[] _logits;
+    private readonly Sequence _sequence;
+    private readonly BatchScheduler _scheduler;
     private Sampler.Buffers? _samplerBuffers; // reused by every generation of this session (one runs at a time)
-    private readonly List<int> _tokens = new();
+    private readonly TokenFeed _feed = new(); // likewise
     private int _busy;
     private bool _disposed;
 
-    internal InferenceSession(CompactModel model, IForwardPass pass, int contextSize)
+    internal InferenceSession(CompactModel model, Sequence sequence, BatchScheduler scheduler)
     {
         _model = model;
-        _pass = pass;
-        ContextSize = contextSize;
-        _logits = new float[model.Config.VocabularySize];
+        _sequence = sequence;
+        _scheduler = scheduler;
     }
 
     /// <summary>The model.</summary>
     public CompactModel Model => _model;
 
     /// <summary>Positions this session's context holds.</summary>
-    public int ContextSize { get; }
+    public int ContextSize => _sequence.ContextSize;
 
     /// <summary>The tokens whose keys and values are in the cache, in order.</summary>
-    public IReadOnlyList<int> Tokens => _tokens;
+    public IReadOnlyList<int> Tokens => _sequence.Tokens;
 
     /// <summary>Total tokens run through the model by this session (prompt and generated), for monitoring reuse.</summary>
-    public long TokensEvaluated { get; private set; }
+    public long TokensEvaluated => _sequence.TokensEvaluated;
 
     /// <summary>Prompt tokens the latest generation actually ran through the model (the rest came from the cache).</summary>
     public int LastPromptTokensEvaluated { get; private set; }
@@ -53,10 +52,10 @@ public sealed class InferenceSession : IDisposable
     public FinishReason? LastFinishReason { get; private set; }
 
     /// <summary>Bytes held by the KV cache (on the device when the model runs on one).</summary>
-    public long KvCacheBytes => _pass.CacheBytes;
+    public long KvCacheBytes => _sequence.CacheBytes;
 
     /// <summary>Forgets the cached tokens.</summary>
-    public void Reset() => _tokens.Clear();
+    public void Reset() => _sequence.Tokens.Clear();
 
     /// <summary>Tokenizes <paramref name="prompt"/> and streams the generated tokens.</summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between tokens and prompt batches).</exception>
@@ -76,16 +75,39 @@ public sealed class InferenceSession : IDisposable
         ArgumentNullException.ThrowIfNull(promptTokens);
         options ??= new GenerationOptions();
         options.Validate();
-        await Task.Yield(); // the loop below is CPU-bound: run it off the caller's thread
-        var run = new Run(this, promptTokens, options);
+        cancellationToken.ThrowIfCancellationRequested();
+        Enter();
+        Generation? run = null;
+        int seen = -1; // the sequence length after the last token the consumer took
         try
         {
-            run.Begin(cancellationToken);
-            while (run.TryNext(cancellationToken, out var token)) yield return token;
+            run = Start(promptTokens, options, streaming: true, cancellationToken);
+            using var wake = cancellationToken.UnsafeRegister(static s => ((BatchScheduler)s!).Wake(), _scheduler);
+            var reader = run.Reader;
+            while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var item))
+                {
+                    cancellationToken.ThrowIfCancellationRequested(); // a token computed ahead is not handed out after cancellation
+                    run.Consumed();
+                    seen = item.Length;
+                    yield return item.Token;
+                }
+            }
+            await run.Completion.ConfigureAwait(false);
+            End(run);
         }
         finally
         {
-            run.End();
+            if (run is { IsDone: false })
+            {
+                // The consumer stopped early: drop the sequence from the batch and leave it as the consumer saw it.
+                run.Abandon();
+                _scheduler.Wake();
+                await run.Completion.ConfigureAwait(false);
+                if (!run.Completed && seen >= 0) _sequence.Truncate(seen);
+            }
+            Exit();
         }
     }
 
@@ -106,21 +128,46 @@ public sealed class InferenceSession : IDisposable
         ArgumentNullException.ThrowIfNull(promptTokens);
         options ??= new GenerationOptions();
         options.Validate();
-        return Task.Run(() =>
+        return GenerateTextCoreAsync(promptTokens, options, cancellationToken);
+    }
+
+    private async Task<GenerationResult> GenerateTextCoreAsync(IReadOnlyList<int> promptTokens, GenerationOptions options, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        Enter();
+        try
         {
-            var run = new Run(this, promptTokens, options);
-            try
-            {
-                run.Begin(cancellationToken);
-                var tokens = new List<GeneratedToken>();
-                while (run.TryNext(cancellationToken, out var token)) tokens.Add(token);
-                return run.Result(tokens);
-            }
-            finally
-            {
-                run.End();
-            }
-        }, cancellationToken);
+            var run = Start(promptTokens, options, streaming: false, ct);
+            using var wake = ct.UnsafeRegister(static s => ((BatchScheduler)s!).Wake(), _scheduler);
+            await run.Completion.ConfigureAwait(false);
+            var tokens = new List<GeneratedToken>(run.Generated);
+            while (run.Reader.TryRead(out var item)) tokens.Add(item.Token);
+            End(run);
+            return run.Result(tokens);
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>Checks the prompt, reuses the cached prefix and hands the generation to the scheduler.</summary>
+    private Generation Start(IReadOnlyList<int> prompt, GenerationOptions options, bool streaming, CancellationToken ct)
+    {
+        CheckPrompt(prompt);
+        // One generation runs at a time per session, so the session's sampler buffers are free here.
+        var buffers = _samplerBuffers ??= new Sampler.Buffers(_model.Config.VocabularySize);
+        var run = new Generation(_scheduler, _sequence, prompt, options, _model.Tokenizer, buffers, _feed, streaming, ct);
+        LastPromptTokensEvaluated = run.PromptTokensEvaluated;
+        _scheduler.Submit(run);
+        return run;
+    }
+
+    /// <summary>After the scheduler dropped the generation: its error, or its finish reason.</summary>
+    private void End(Generation run)
+    {
+        run.ThrowIfFailed();
+        if (run.Completed) LastFinishReason = run.Reason;
     }
 
     /// <summary>Runs <paramref name="tokens"/> (reusing the cached prefix) and returns a copy of the next-token logits.</summary>
@@ -128,19 +175,25 @@ public sealed class InferenceSession : IDisposable
     {
         ArgumentNullException.ThrowIfNull(tokens);
         if (tokens.Count == 0) throw new ArgumentException("At least one token is needed.", nameof(tokens));
-        return Task.Run(() =>
+        return LogitsCoreAsync(tokens, cancellationToken);
+    }
+
+    private async Task<float[]> LogitsCoreAsync(IReadOnlyList<int> tokens, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        Enter();
+        try
         {
-            Enter();
-            try
-            {
-                Prefill(tokens, cancellationToken);
-                return (float[])_logits.Clone();
-            }
-            finally
-            {
-                Exit();
-            }
-        }, cancellationToken);
+            CheckPrompt(tokens);
+            var work = new PrefillWork(_sequence, tokens, ct);
+            LastPromptTokensEvaluated = work.PromptTokensEvaluated;
+            await RunAsync(work).ConfigureAwait(false);
+            return (float[])_sequence.Logits.Clone();
+        }
+        finally
+        {
+            Exit();
+        }
     }
 
     /// <summary>
@@ -153,40 +206,28 @@ public sealed class InferenceSession : IDisposable
         ArgumentNullException.ThrowIfNull(tokens);
         if (tokens.Count > ContextSize) throw new ArgumentException($"{tokens.Count} tokens do not fit the {ContextSize}-token context.", nameof(tokens));
         CheckTokens(tokens);
-        return Task.Run(() =>
+        return ScoreCoreAsync(tokens, cancellationToken);
+    }
+
+    private async Task<float[]> ScoreCoreAsync(IReadOnlyList<int> tokens, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        Enter();
+        try
         {
-            Enter();
-            try
+            if (tokens.Count == 0)
             {
-                _tokens.Clear();
-                var result = new float[Math.Max(0, tokens.Count - 1)];
-                int batch = _pass.MaxBatch, vocab = _model.Config.VocabularySize;
-                var ids = new int[Math.Min(batch, tokens.Count)];
-                var logits = new float[ids.Length * vocab];
-                for (int start = 0; start < tokens.Count; start += batch)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    int n = Math.Min(batch, tokens.Count - start);
-                    for (int i = 0; i < n; i++) ids[i] = tokens[start + i];
-                    _pass.Forward(ids.AsSpan(0, n), _tokens.Count, logits, allLogits: true);
-                    for (int i = 0; i < n; i++) _tokens.Add(ids[i]);
-                    TokensEvaluated += n;
-                    // Row i predicts token start + i + 1.
-                    for (int i = 0; i < n && start + i + 1 < tokens.Count; i++)
-                    {
-                        var row = logits.AsSpan(i * vocab, vocab);
-                        result[start + i] = row[tokens[start + i + 1]] - Tensors.TensorMath.LogSumExp(row);
-                    }
-                }
-                // The cache now holds every token; only the next-token logits were not kept.
-                _tokens.RemoveAt(_tokens.Count - 1);
-                return result;
+                _sequence.Tokens.Clear();
+                return [];
             }
-            finally
-            {
-                Exit();
-            }
-        }, cancellationToken);
+            var work = new ScoreWork(_sequence, tokens, _scheduler.MaxChunk(_sequence), ct);
+            await RunAsync(work).ConfigureAwait(false);
+            return work.Result;
+        }
+        finally
+        {
+            Exit();
+        }
     }
 
     /// <summary>
@@ -199,39 +240,32 @@ public sealed class InferenceSession : IDisposable
         if (tokens.Count == 0) throw new ArgumentException("At least one token is needed.", nameof(tokens));
         if (tokens.Count > ContextSize) throw new ArgumentException($"{tokens.Count} tokens do not fit the {ContextSize}-token context.", nameof(tokens));
         CheckTokens(tokens);
-        return Task.Run(() =>
+        return EmbedCoreAsync(tokens, cancellationToken);
+    }
+
+    private async Task<float[]> EmbedCoreAsync(IReadOnlyList<int> tokens, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        Enter();
+        try
         {
-            Enter();
-            try
-            {
-                _tokens.Clear();
-                int batch = _pass.MaxBatch, embd = _model.Config.EmbeddingLength;
-                var ids = new int[Math.Min(batch, tokens.Count)];
-                var hidden = new float[ids.Length * embd];
-                var sum = new double[embd];
-                for (int start = 0; start < tokens.Count; start += batch)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    int n = Math.Min(batch, tokens.Count - start);
-                    for (int i = 0; i < n; i++) ids[i] = tokens[start + i];
-                    _pass.ForwardHidden(ids.AsSpan(0, n), _tokens.Count, hidden);
-                    for (int i = 0; i < n; i++) _tokens.Add(ids[i]);
-                    TokensEvaluated += n;
-                    for (int i = 0; i < n; i++)
-                        for (int d = 0; d < embd; d++) sum[d] += hidden[i * embd + d];
-                }
-                _tokens.Clear(); // the logits of the last token were not computed: do not offer this cache for reuse
-                var embedding = new float[embd];
-                for (int d = 0; d < embd; d++) embedding[d] = (float)(sum[d] / tokens.Count);
-                float norm = System.Numerics.Tensors.TensorPrimitives.Norm(embedding);
-                if (norm > 0) System.Numerics.Tensors.TensorPrimitives.Divide(embedding, norm, embedding);
-                return embedding;
-            }
-            finally
-            {
-                Exit();
-            }
-        }, cancellationToken);
+            var work = new EmbedWork(_sequence, tokens, _model.Config.EmbeddingLength, _scheduler.MaxChunk(_sequence), ct);
+            await RunAsync(work).ConfigureAwait(false);
+            return work.Embedding;
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>Hands <paramref name="work"/> to the scheduler and waits until it is dropped; rethrows its error.</summary>
+    private async Task RunAsync(ScheduledWork work)
+    {
+        using var wake = work.CancellationToken.UnsafeRegister(static s => ((BatchScheduler)s!).Wake(), _scheduler);
+        _scheduler.Submit(work);
+        await work.Completion.ConfigureAwait(false);
+        work.ThrowIfFailed();
     }
 
     /// <summary>
@@ -254,8 +288,8 @@ public sealed class InferenceSession : IDisposable
         Enter();
         try
         {
-            _pass.CacheToHost(_tokens.Count);
-            SessionState.SaveAsync(stream, _model.StateFingerprint, _tokens, _pass.HostCache, _model.Config.BlockCount, useAsync: false, CancellationToken.None)
+            _sequence.CacheToHost();
+            SessionState.SaveAsync(stream, _model.StateFingerprint, _sequence.Tokens, _sequence.HostCache, _model.Config.BlockCount, useAsync: false, CancellationToken.None)
                 .AsTask().GetAwaiter().GetResult();
         }
         finally
@@ -275,8 +309,8 @@ public sealed class InferenceSession : IDisposable
         Enter();
         try
         {
-            _pass.CacheToHost(_tokens.Count);
-            await SessionState.SaveAsync(stream, _model.StateFingerprint, _tokens, _pass.HostCache, _model.Config.BlockCount, useAsync: true, cancellationToken)
+            _sequence.CacheToHost();
+            await SessionState.SaveAsync(stream, _model.StateFingerprint, _sequence.Tokens, _sequence.HostCache, _model.Config.BlockCount, useAsync: true, cancellationToken)
                 .ConfigureAwait(false);
         }
         finally
@@ -321,12 +355,12 @@ public sealed class InferenceSession : IDisposable
         try
         {
             // The cache is overwritten as the stream is read: forget the old tokens first, so a failed load leaves an empty session.
-            _tokens.Clear();
+            _sequence.Tokens.Clear();
             var c = _model.Config;
-            var tokens = await SessionState.LoadAsync(stream, _model.StateFingerprint, _pass.HostCache, c.BlockCount, ContextSize, c.VocabularySize, useAsync, ct)
+            var tokens = await SessionState.LoadAsync(stream, _model.StateFingerprint, _sequence.HostCache, c.BlockCount, ContextSize, c.VocabularySize, useAsync, ct)
                 .ConfigureAwait(false);
-            _pass.CacheFromHost(tokens.Length);
-            _tokens.AddRange(tokens);
+            _sequence.CacheFromHost(tokens.Length);
+            _sequence.Tokens.AddRange(tokens);
         }
         finally
         {
@@ -334,12 +368,12 @@ public sealed class InferenceSession : IDisposable
         }
     }
 
-    /// <summary>Releases the worker threads and buffers (device memory included).</summary>
+    /// <summary>Releases the session's KV cache (device memory included).</summary>
     public void Dispose()
     {
         if (_disposed) return;
         _disposed = true;
-        _pass.Dispose();
+        _sequence.Dispose();
     }
 
     private void Enter()
@@ -360,12 +394,18 @@ public sealed class InferenceSession : IDisposable
         Enter();
         try
         {
-            if (_tokens.Count + tokens.Length > ContextSize)
+            int cached = _sequence.Tokens.Count;
+            if (cached + tokens.Length > ContextSize)
                 throw new ArgumentException($"{tokens.Length} more tokens do not fit the context of {ContextSize}.", nameof(tokens));
+            var all = new int[cached + tokens.Length];
+            _sequence.Tokens.CopyTo(all);
+            tokens.CopyTo(all.AsSpan(cached));
+            CheckTokens(all);
             for (int i = 0; i < tokens.Length; i++)
             {
-                if ((uint)tokens[i] >= (uint)_model.Config.VocabularySize) throw new ArgumentOutOfRangeException(nameof(tokens), tokens[i], "Not a token id.");
-                Evaluate(tokens.Slice(i, 1));
+                // The cached prefix is the whole of all[..cached+i], so each work runs exactly one token.
+                var work = new PrefillWork(_sequence, new ArraySegment<int>(all, 0, cached + i + 1), CancellationToken.None);
+                RunAsync(work).GetAwaiter().GetResult();
             }
         }
         finally
@@ -374,28 +414,11 @@ public sealed class InferenceSession : IDisposable
         }
     }
 
-    /// <summary>Brings the cache to <paramref name="prompt"/>, evaluating only what is not cached; leaves the last token's logits in _logits.</summary>
-    /// <returns>The number of tokens evaluated.</returns>
-    private int Prefill(IReadOnlyList<int> prompt, CancellationToken ct)
+    private void CheckPrompt(IReadOnlyList<int> prompt)
     {
         if (prompt.Count == 0) throw new ArgumentException("The prompt has no tokens (an empty text with no BOS); give at least one token.", nameof(prompt));
         if (prompt.Count > ContextSize) throw new ArgumentException($"The prompt has {prompt.Count} tokens but the context holds {ContextSize}.", nameof(prompt));
         CheckTokens(prompt);
-        int reuse = 0;
-        while (reuse < _tokens.Count && reuse < prompt.Count && _tokens[reuse] == prompt[reuse]) reuse++;
-        if (reuse == prompt.Count) reuse--; // the last token must run again to produce its logits
-        _tokens.RemoveRange(reuse, _tokens.Count - reuse);
-        int batch = _pass.MaxBatch;
-        var buffer = new int[Math.Min(batch, prompt.Count - reuse)];
-        for (int start = reuse; start < prompt.Count; start += batch)
-        {
-            ct.ThrowIfCancellationRequested();
-            int n = Math.Min(batch, prompt.Count - start);
-            for (int i = 0; i < n; i++) buffer[i] = prompt[start + i];
-            Evaluate(buffer.AsSpan(0, n));
-        }
-        LastPromptTokensEvaluated = prompt.Count - reuse;
-        return prompt.Count - reuse;
     }
 
     private void CheckTokens(IReadOnlyList<int> tokens)
@@ -403,167 +426,5 @@ public sealed class InferenceSession : IDisposable
         int vocab = _model.Config.VocabularySize;
         foreach (int t in tokens)
             if ((uint)t >= (uint)vocab) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"Token ids must be in [0, {vocab}).");
-    }
-
-    private void Evaluate(ReadOnlySpan<int> tokens)
-    {
-        _pass.Forward(tokens, _tokens.Count, _logits, allLogits: false);
-        foreach (int t in tokens) _tokens.Add(t);
-        TokensEvaluated += tokens.Length;
-    }
-
-    /// <summary>The state of one generation: prompt, sampler, stop-sequence hold-back, timing.</summary>
-    private sealed class Run
-    {
-        private readonly InferenceSession _s;
-        private readonly IReadOnlyList<int> _prompt;
-        private readonly GenerationOptions _o;
-        private readonly Sampler _sampler;
-        private readonly Sampling.Constraints.IGenerationConstraintState? _constraint;
-        private readonly Tokenization.StreamingDecoder _decoder;
-        private readonly Queue<GeneratedToken> _ready = new();
-        private readonly List<GeneratedToken> _held = new();
-        private readonly StringBuilder _heldText = new();
-        private readonly StringBuilder _text = new();
-        private readonly Stopwatch _clock = new();
-        private int _generated, _promptEvaluated;
-        private bool _entered, _finished;
-        private TimeSpan _promptTime;
-
-        public Run(InferenceSession session, IReadOnlyList<int> prompt, GenerationOptions options)
-        {
-            _s = session;
-            _prompt = prompt;
-            _o = options;
-            _constraint = options.Constraint?.CreateState(session._model.Tokenizer);
-            // One generation runs at a time per session, so the session's sampler buffers are free here.
-            _sampler = new Sampler(options.Sampling, session._samplerBuffers ??= new Sampler.Buffers(session._model.Config.VocabularySize), _constraint);
-            _decoder = session._model.Tokenizer.CreateStreamingDecoder();
-        }
-
-        public FinishReason Finish { get; private set; } = FinishReason.MaxTokens;
-
-        public void Begin(CancellationToken ct)
-        {
-            _s.Enter();
-            _entered = true;
-            _clock.Start();
-            _promptEvaluated = _s.Prefill(_prompt, ct);
-            _promptTime = _clock.Elapsed;
-            _clock.Restart();
-        }
-
-        public void End()
-        {
-            if (_entered) _s.Exit();
-            _entered = false;
-        }
-
-        public bool TryNext(CancellationToken ct, out GeneratedToken token)
-        {
-            while (_ready.Count == 0)
-            {
-                if (_finished) { token = default; return false; }
-                ct.ThrowIfCancellationRequested();
-                Step();
-            }
-            token = _ready.Dequeue();
-            _text.Append(token.Text);
-            return true;
-        }
-
-        private void Step()
-        {
-            if (_generated >= _o.MaxTokens) { Complete(FinishReason.MaxTokens); return; }
-            var tokenizer = _s._model.Tokenizer;
-            int id = _sampler.Sample(_s._logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_s._tokens),
-                out float logProb, out float entropy, out float top1, out float top2,
-                tokensLeft: Math.Min(_o.MaxTokens - _generated, _s.ContextSize - _s._tokens.Count + 1));
-            if (id < 0)
-            {
-                // The constraint allows nothing: either its output is complete and the vocabulary has no end token, or it cannot be continued.
-                if (_constraint!.IsComplete) { Complete(FinishReason.EndOfSequence); return; }
-                throw new InvalidOperationException("The generation constraint allows no token of this vocabulary here; the output cannot be completed.");
-            }
-            if (tokenizer.IsEndOfGeneration(id) && (!_o.IgnoreEndOfSequence || _constraint is { IsComplete: true }))
-            {
-                Complete(FinishReason.EndOfSequence);
-                return;
-            }
-            _constraint?.Accept(id);
-            _generated++;
-            var token = new GeneratedToken(id, _decoder.Add(id), logProb, entropy, top1, top2);
-            if (_o.TopLogProbabilities > 0)
-                token = token with { TopLogProbabilities = Sampler.TopLogProbabilities(_s._logits, _s._logits[id] - logProb, _o.TopLogProbabilities) };
-            if (Offer(token)) return;
-            if (_constraint is { RequiresEnd: true }) { Complete(FinishReason.EndOfSequence); return; }
-            if (_generated >= _o.MaxTokens) { Complete(FinishReason.MaxTokens); return; }
-            if (_s._tokens.Count >= _s.ContextSize) { Complete(FinishReason.ContextFull); return; }
-            Span<int> one = [id];
-            _s.Evaluate(one);
-        }
-
-        /// <summary>Passes a token on, holding back any text that may be the start of a stop sequence. True when a stop sequence matched.</summary>
-        private bool Offer(GeneratedToken token)
-        {
-            var stops = _o.StopSequences;
-            if (stops.Count == 0) { _ready.Enqueue(token); return false; }
-            _held.Add(token);
-            _heldText.Append(token.Text);
-            string text = _heldText.ToString();
-            int match = -1;
-            foreach (var stop in stops)
-            {
-                int i = text.IndexOf(stop, StringComparison.Ordinal);
-                if (i >= 0 && (match < 0 || i < match)) match = i;
-            }
-            if (match >= 0)
-            {
-                Release(match, truncate: true);
-                Complete(FinishReason.StopSequence);
-                return true;
-            }
-            int keep = 0;
-            foreach (var stop in stops)
-                for (int len = Math.Min(stop.Length - 1, text.Length); len > keep; len--)
-                    if (string.CompareOrdinal(text, text.Length - len, stop, 0, len) == 0) { keep = len; break; }
-            Release(text.Length - keep, truncate: false);
-            return false;
-        }
-
-        /// <summary>Releases held tokens whose text ends at or before <paramref name="upTo"/> characters; with truncate, also the straddling one, cut.</summary>
-        private void Release(int upTo, bool truncate)
-        {
-            int pos = 0, released = 0;
-            foreach (var t in _held)
-            {
-                int end = pos + t.Text.Length;
-                if (end <= upTo) { _ready.Enqueue(t); released++; pos = end; continue; }
-                if (truncate && pos < upTo) _ready.Enqueue(t with { Text = t.Text[..(upTo - pos)] });
-                break;
-            }
-            _held.RemoveRange(0, released);
-            _heldText.Remove(0, pos);
-            if (truncate) { _held.Clear(); _heldText.Clear(); }
-        }
-
-        private void Complete(FinishReason reason)
-        {
-            if (_finished) return;
-            _finished = true;
-            Finish = reason;
-            _s.LastFinishReason = reason;
-            if (reason != FinishReason.StopSequence)
-            {
-                foreach (var t in _held) _ready.Enqueue(t);
-                _held.Clear();
-                string tail = _decoder.Flush();
-                if (tail.Length > 0) _text.Append(tail);
-            }
-            _clock.Stop();
-        }
-
-        public GenerationResult Result(List<GeneratedToken> tokens) =>
-            new(_text.ToString(), tokens, _prompt.ToArray(), Finish, _promptEvaluated, _promptTime, _clock.Elapsed);
     }
 }

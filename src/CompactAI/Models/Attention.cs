@@ -10,7 +10,7 @@ using CompactAI.Threading;
 namespace CompactAI.Models;
 
 /// <summary>
-/// Causal grouped-query attention over the KV cache, for a batch of consecutive tokens:
+/// Causal grouped-query attention over the KV cache, for a batch of tokens of one or more sequences:
 /// out_h = softmax(q_h·Kᵀ·scale + causal mask) · V, where query head h reads key/value head h / (heads / kvHeads).
 /// It is computed in one pass with an online softmax, exactly as llama.cpp's CPU flash attention does with its default
 /// F16 cache: q is rounded to half precision (after the scale, for the families whose graph scales q itself), and the
@@ -27,10 +27,11 @@ internal sealed class Attention : IParallelJob
     private readonly int _heads, _kvHeads, _headDim, _valueDim;
     private readonly float _preScale, _scale, _softcap;
 
-    // Dispatch state.
+    // Dispatch state: each batch row's sequence cache and position (rows of several sequences share one dispatch).
     private float[] _q = [], _out = [];
-    private KvCache? _cache;
-    private int _layer, _startPos, _window;
+    private KvCache?[] _caches = [];
+    private int[] _positions = [];
+    private int _layer, _window;
 
     /// <param name="c">The model's hyper-parameters.</param>
     /// <param name="pool">The worker pool.</param>
@@ -52,33 +53,37 @@ internal sealed class Attention : IParallelJob
     }
 
     /// <summary>
-    /// out[b, h, :] for tokens b at positions startPos + b, whose keys and values are already in the cache.
+    /// out[b, h, :] for batch rows b, row b at position <paramref name="positions"/>[b] of the sequence whose cache is
+    /// <paramref name="caches"/>[b] (its key and value already stored there). Each row attends over its own sequence's
+    /// cache only, with the same arithmetic whatever else is in the batch.
     /// With a <paramref name="window"/> &gt; 0, position p attends only to positions t with p − t &lt; window.
     /// </summary>
-    public void Run(float[] q, KvCache cache, int layer, int startPos, int batch, float[] output, int window)
+    public void Run(float[] q, KvCache?[] caches, int[] positions, int layer, int batch, float[] output, int window)
     {
         _window = window;
         _q = q;
         _out = output;
-        _cache = cache;
+        _caches = caches;
+        _positions = positions;
         _layer = layer;
-        _startPos = startPos;
         // Keep about 4K multiply-adds per chunk so short contexts do not pay for dispatch.
-        int perItem = (startPos + batch) * (_headDim + _valueDim);
+        int longest = 0;
+        for (int b = 0; b < batch; b++) longest = Math.Max(longest, positions[b] + 1);
+        int perItem = longest * (_headDim + _valueDim);
         _pool.Run(this, batch * _heads, Math.Max(1, 4096 / Math.Max(1, perItem)));
-        _cache = null;
+        _caches = [];
     }
 
     public void Execute(int start, int end)
     {
-        var cache = _cache!;
         int group = _heads / _kvHeads, hd = _headDim, vd = _valueDim;
         Span<float> q = stackalloc float[hd];
         Span<float> acc = stackalloc float[vd];
         for (int item = start; item < end; item++)
         {
             int b = item / _heads, h = item % _heads, kvh = h / group;
-            int len = _startPos + b + 1; // causal: positions 0…pos
+            var cache = _caches[b]!;
+            int len = _positions[b] + 1; // causal: positions 0…pos
             int first = _window > 0 ? Math.Max(0, len - _window) : 0; // sliding window: the last `window` positions
             var keys = cache.KeysOf(_layer, kvh);
             var values = cache.ValuesOf(_layer, kvh);

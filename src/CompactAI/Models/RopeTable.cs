@@ -25,12 +25,16 @@ internal sealed class RopeTable
     }
 
     /// <summary>Computes the angles of positions startPos … startPos + n − 1.</summary>
-    public void Prepare(int startPos, int n)
+    public void Prepare(int startPos, int n) => Prepare(startPos, n, 0);
+
+    /// <summary>Computes the angles of positions startPos … startPos + n − 1 into batch rows <paramref name="firstRow"/>….</summary>
+    public void Prepare(int startPos, int n, int firstRow)
     {
-        for (int b = 0; b < n; b++)
+        for (int row = firstRow; row < firstRow + n; row++)
         {
+            int b = row;
             // As ggml: θ runs from the position by repeated ·base^(−2/d); the scale multiplies θ/factor afterwards.
-            float theta = startPos + b;
+            float theta = startPos + (row - firstRow);
             for (int i = 0; i < _half; i++)
             {
                 float t = _positionScale * (_factors is null ? theta : theta / _factors[i]);
@@ -48,10 +52,13 @@ internal sealed class RopeTable
     public ReadOnlySpan<float> Sin => _sin;
 
     /// <summary>Rotates the first d dimensions of every head of n tokens ([token][head][headDim]) in place.</summary>
-    public void Apply(float[] data, int heads, int headDim, int n, RopeStyle style)
+    public void Apply(float[] data, int heads, int headDim, int n, RopeStyle style) => Apply(data, heads, headDim, 0, n, style);
+
+    /// <summary>Rotates batch rows [<paramref name="firstRow"/>, firstRow + n) with the angles prepared for those rows.</summary>
+    public void Apply(float[] data, int heads, int headDim, int firstRow, int n, RopeStyle style)
     {
         int half = _half;
-        for (int b = 0; b < n; b++)
+        for (int b = firstRow; b < firstRow + n; b++)
         {
             var cos = _cos.AsSpan(b * half, half);
             var sin = _sin.AsSpan(b * half, half);

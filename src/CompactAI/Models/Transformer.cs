@@ -6,10 +6,12 @@ using CompactAI.Threading;
 namespace CompactAI.Models;
 
 /// <summary>
-/// The decoder-only transformer forward pass shared by every family, run over a batch of consecutive tokens of one
-/// sequence. Per layer: x += Attn(RMSNorm(x)), x += FFN(RMSNorm(x)); then the output head. The family's
+/// The decoder-only transformer forward pass shared by every family, run over a batch of tokens: consecutive tokens of one
+/// sequence, or segments of several sequences in one step (<see cref="ForwardBatch"/>:
+/// every matmul takes all rows together, so the weights are read once per step; each row attends over its own sequence's
+/// cache at its own position, and its arithmetic does not depend on the other rows). Per layer: x += Attn(RMSNorm(x)), x += FFN(RMSNorm(x)); then the output head. The family's
 /// <see cref="ModelConfig"/> and optional tensors switch on its differences (biases, Q/K norms, post-norms, fused
-/// projections, GELU, soft-caps, sliding windows). One instance per session: it owns the activation buffers, sized once
+/// projections, GELU, soft-caps, sliding windows). One instance per model (the batch scheduler's) or per device session: it owns the activation buffers, sized once
 /// for <see cref="MaxBatch"/> tokens, so the decode loop allocates nothing. With a <see cref="FirstLayer"/> above 0 it is the
 /// CPU tail of a partly offloaded model: it takes the residual stream after the device's blocks and runs the rest.
 /// </summary>
@@ -26,6 +28,15 @@ internal sealed class Transformer
     private readonly float[] _x, _xn, _q, _k, _v, _attn, _proj, _gate, _up;
     private readonly float[]? _fused; // fused QKV or gate-up output before it is split
     private readonly RopeTable _globalRope, _localRope;
+    private readonly float[]? _ropeFactors;
+    private (RopeTable Global, RopeTable Local)? _otherRope; // a sequence whose context picks the other LongRoPE factors
+    private readonly int _contextSize;
+
+    // Per batch row: the sequence's cache and the row's position (attention), and which segment's RoPE tables apply.
+    private readonly KvCache?[] _rowCaches;
+    private readonly int[] _rowPositions;
+    private readonly BatchSegment[] _single = new BatchSegment[1];
+    private float[] _logitRows = []; // the last-token logits of a batched step, [segments × vocab], grown to the most segments seen
 
     public Transformer(ModelConfig config, ModelWeights weights, WorkerPool pool, int maxBatch, int contextSize, int firstLayer = 0)
     {
@@ -53,10 +64,29 @@ internal sealed class Transformer
         _up = new float[maxBatch * ff];
         var l0 = weights.Layers[0];
         if (l0.Qkv is not null || l0.Gate is null) _fused = new float[maxBatch * Math.Max(_qDim + _kDim + _vDim, 2 * ff)];
-        var factors = weights.RopeFactorsFor(config, contextSize);
-        _globalRope = new RopeTable(config.RopeDimensions, config.RopeFreqBase, config.RopeFreqScale, factors, config.RopeAttentionFactor, maxBatch);
-        _localRope = config.SlidingWindowLayers is null ? _globalRope
-            : new RopeTable(config.RopeDimensions, config.SlidingWindowRopeFreqBase, config.SlidingWindowRopeFreqScale, factors, config.RopeAttentionFactor, maxBatch);
+        _contextSize = contextSize;
+        _ropeFactors = weights.RopeFactorsFor(config, contextSize);
+        (_globalRope, _localRope) = CreateRope(_ropeFactors);
+        _rowCaches = new KvCache?[maxBatch];
+        _rowPositions = new int[maxBatch];
+    }
+
+    private (RopeTable Global, RopeTable Local) CreateRope(float[]? factors)
+    {
+        var c = _c;
+        var global = new RopeTable(c.RopeDimensions, c.RopeFreqBase, c.RopeFreqScale, factors, c.RopeAttentionFactor, MaxBatch);
+        var local = c.SlidingWindowLayers is null ? global
+            : new RopeTable(c.RopeDimensions, c.SlidingWindowRopeFreqBase, c.SlidingWindowRopeFreqScale, factors, c.RopeAttentionFactor, MaxBatch);
+        return (global, local);
+    }
+
+    /// <summary>The RoPE tables for a sequence of <paramref name="contextSize"/> positions (LongRoPE picks its factors by context size).</summary>
+    private (RopeTable Global, RopeTable Local) RopeFor(int contextSize)
+    {
+        if (contextSize == _contextSize) return (_globalRope, _localRope);
+        var factors = _w.RopeFactorsFor(_c, contextSize);
+        if (ReferenceEquals(factors, _ropeFactors)) return (_globalRope, _localRope);
+        return _otherRope ??= CreateRope(factors);
     }
 
     /// <summary>Most tokens one <see cref="Forward"/> call takes.</summary>
@@ -72,9 +102,72 @@ internal sealed class Transformer
     /// </summary>
     public void Forward(ReadOnlySpan<int> tokens, int startPos, KvCache cache, Span<float> logits, bool allLogits)
     {
-        Embed(tokens, startPos, cache);
-        RunLayers(tokens.Length, startPos, cache);
+        Embed(tokens);
+        RunLayers(tokens.Length, Single(cache, startPos, tokens.Length));
         OutputHead(tokens.Length, logits, allLogits);
+    }
+
+    /// <summary>
+    /// One batched step: <paramref name="tokens"/> are the segments' tokens one after another (segment i's
+    /// <see cref="BatchSegment.Count"/> tokens at positions <see cref="BatchSegment.StartPos"/>… of its cache), and each
+    /// segment gets the output it asks for. A row's result is the same as if its sequence ran alone.
+    /// </summary>
+    public void ForwardBatch(ReadOnlySpan<int> tokens, ReadOnlySpan<BatchSegment> segments)
+    {
+        int n = 0;
+        foreach (ref readonly var seg in segments) n += seg.Count;
+        if (n != tokens.Length) throw new ArgumentException($"The segments hold {n} tokens but {tokens.Length} were given.", nameof(tokens));
+        Embed(tokens);
+        RunLayers(n, segments);
+        SegmentOutputs(segments);
+    }
+
+    private ReadOnlySpan<BatchSegment> Single(KvCache cache, int startPos, int n)
+    {
+        _single[0] = new BatchSegment(cache, startPos, n, SegmentOutput.None, null);
+        return _single;
+    }
+
+    /// <summary>Writes each segment's output: last-token logits through one matmul for all segments, then all-row logits and hidden states.</summary>
+    private void SegmentOutputs(ReadOnlySpan<BatchSegment> segments)
+    {
+        int embd = _c.EmbeddingLength, vocab = _c.VocabularySize;
+        int last = 0, row = 0;
+        foreach (ref readonly var seg in segments)
+        {
+            if (seg.Output == SegmentOutput.LastLogits)
+            {
+                int src = row + seg.Count - 1;
+                TensorMath.RmsNorm(_x.AsSpan(src * embd, embd), _w.OutputNorm, _c.RmsNormEpsilon, _xn.AsSpan(last * embd, embd));
+                last++;
+            }
+            row += seg.Count;
+        }
+        if (last > 0)
+        {
+            if (_logitRows.Length < last * vocab) _logitRows = new float[last * vocab];
+            _matmul.Compute(_w.Output, _xn, last, _logitRows);
+            if (_c.FinalLogitSoftcap > 0) TensorMath.Softcap(_logitRows.AsSpan(0, last * vocab), _c.FinalLogitSoftcap, _logitRows.AsSpan(0, last * vocab));
+            int k = 0;
+            foreach (ref readonly var seg in segments)
+                if (seg.Output == SegmentOutput.LastLogits) _logitRows.AsSpan(k++ * vocab, vocab).CopyTo(seg.Destination);
+        }
+        row = 0;
+        foreach (ref readonly var seg in segments)
+        {
+            if (seg.Output == SegmentOutput.AllLogits)
+            {
+                RmsNorm(_x.AsSpan(row * embd), _w.OutputNorm, _xn, seg.Count);
+                var logits = seg.Destination.AsSpan(0, seg.Count * vocab);
+                _matmul.Compute(_w.Output, _xn, seg.Count, logits);
+                if (_c.FinalLogitSoftcap > 0) TensorMath.Softcap(logits, _c.FinalLogitSoftcap, logits);
+            }
+            else if (seg.Output == SegmentOutput.Hidden)
+            {
+                RmsNorm(_x.AsSpan(row * embd), _w.OutputNorm, seg.Destination, seg.Count);
+            }
+            row += seg.Count;
+        }
     }
 
     /// <summary>
@@ -84,7 +177,7 @@ internal sealed class Transformer
     public void ForwardFrom(ReadOnlySpan<float> residual, int n, int startPos, KvCache cache, Span<float> logits, bool allLogits)
     {
         TakeResidual(residual, n, startPos, cache);
-        RunLayers(n, startPos, cache);
+        RunLayers(n, Single(cache, startPos, n));
         OutputHead(n, logits, allLogits);
     }
 
@@ -92,7 +185,7 @@ internal sealed class Transformer
     public void ForwardHiddenFrom(ReadOnlySpan<float> residual, int n, int startPos, KvCache cache, Span<float> hidden)
     {
         TakeResidual(residual, n, startPos, cache);
-        RunLayers(n, startPos, cache);
+        RunLayers(n, Single(cache, startPos, n));
         RmsNorm(_x, _w.OutputNorm, hidden, n);
     }
 
@@ -116,15 +209,15 @@ internal sealed class Transformer
     /// </summary>
     public void ForwardHidden(ReadOnlySpan<int> tokens, int startPos, KvCache cache, Span<float> hidden)
     {
-        Embed(tokens, startPos, cache);
-        RunLayers(tokens.Length, startPos, cache);
+        Embed(tokens);
+        RunLayers(tokens.Length, Single(cache, startPos, tokens.Length));
         RmsNorm(_x, _w.OutputNorm, hidden, tokens.Length);
     }
 
     private void CheckBatch(int n, int startPos, KvCache cache, string name)
     {
-        if (n == 0 || n > MaxBatch) throw new ArgumentOutOfRangeException(name, n, $"A batch holds 1 to {MaxBatch} tokens.");
-        if (startPos + n > cache.Capacity) throw new InvalidOperationException($"The context holds {cache.Capacity} tokens; {startPos + n} were needed.");
+        if (n <= 0 || n > MaxBatch) throw new ArgumentOutOfRangeException(name, n, $"A batch holds 1 to {MaxBatch} tokens.");
+        if (startPos < 0 || startPos + n > cache.Capacity) throw new InvalidOperationException($"The context holds {cache.Capacity} tokens; {startPos + n} were needed.");
     }
 
     private void TakeResidual(ReadOnlySpan<float> residual, int n, int startPos, KvCache cache)
@@ -135,11 +228,11 @@ internal sealed class Transformer
         residual[..width].CopyTo(_x);
     }
 
-    private void Embed(ReadOnlySpan<int> tokens, int startPos, KvCache cache)
+    private void Embed(ReadOnlySpan<int> tokens)
     {
         if (FirstLayer != 0) throw new InvalidOperationException($"This transformer starts at block {FirstLayer}: it takes a residual stream, not tokens.");
         int n = tokens.Length, embd = _c.EmbeddingLength;
-        CheckBatch(n, startPos, cache, nameof(tokens));
+        if (n <= 0 || n > MaxBatch) throw new ArgumentOutOfRangeException(nameof(tokens), n, $"A batch holds 1 to {MaxBatch} tokens.");
 
         // x = E[token] (· √n_embd for Gemma)
         for (int b = 0; b < n; b++)
@@ -151,11 +244,23 @@ internal sealed class Transformer
         if (_c.EmbeddingScale != 1.0f) TensorPrimitives.Multiply(_x.AsSpan(0, n * embd), _c.EmbeddingScale, _x.AsSpan(0, n * embd));
     }
 
-    private void RunLayers(int n, int startPos, KvCache cache)
+    private void RunLayers(int n, ReadOnlySpan<BatchSegment> segments)
     {
         int embd = _c.EmbeddingLength;
-        _globalRope.Prepare(startPos, n);
-        if (!ReferenceEquals(_localRope, _globalRope)) _localRope.Prepare(startPos, n);
+        int row = 0;
+        foreach (ref readonly var seg in segments)
+        {
+            CheckBatch(seg.Count, seg.StartPos, seg.Cache, nameof(segments));
+            var (global, local) = RopeFor(seg.Cache.Capacity);
+            global.Prepare(seg.StartPos, seg.Count, row);
+            if (!ReferenceEquals(local, global)) local.Prepare(seg.StartPos, seg.Count, row);
+            for (int b = 0; b < seg.Count; b++)
+            {
+                _rowCaches[row + b] = seg.Cache;
+                _rowPositions[row + b] = seg.StartPos + b;
+            }
+            row += seg.Count;
+        }
 
         for (int l = FirstLayer; l < _c.BlockCount; l++)
         {
@@ -167,11 +272,17 @@ internal sealed class Transformer
             ProjectQkv(layer, n);
             if (layer.QueryNorm is { } qn) HeadNorm(_q, qn, n * _c.HeadCount);
             if (layer.KeyNorm is { } kn) HeadNorm(_k, kn, n * _c.KvHeadCount);
-            var rope = local ? _localRope : _globalRope;
-            rope.Apply(_q, _c.HeadCount, _c.HeadDim, n, _c.RopeStyle);
-            rope.Apply(_k, _c.KvHeadCount, _c.HeadDim, n, _c.RopeStyle);
-            cache.Store(l, startPos, n, _k, _v);
-            _attention.Run(_q, cache, l, startPos, n, _attn, local ? _c.SlidingWindow : 0);
+            row = 0;
+            foreach (ref readonly var seg in segments)
+            {
+                var tables = RopeFor(seg.Cache.Capacity);
+                var rope = local ? tables.Local : tables.Global;
+                rope.Apply(_q, _c.HeadCount, _c.HeadDim, row, seg.Count, _c.RopeStyle);
+                rope.Apply(_k, _c.KvHeadCount, _c.HeadDim, row, seg.Count, _c.RopeStyle);
+                seg.Cache.Store(l, seg.StartPos, seg.Count, _k.AsSpan(row * _kDim), _v.AsSpan(row * _vDim));
+                row += seg.Count;
+            }
+            _attention.Run(_q, _rowCaches, _rowPositions, l, n, _attn, local ? _c.SlidingWindow : 0);
             _matmul.Compute(layer.Output, _attn, n, _proj);
             if (layer.PostAttentionNorm is { } pan) RmsNorm(_proj, pan, _proj, n);
             TensorPrimitives.Add(_x.AsSpan(0, n * embd), _proj.AsSpan(0, n * embd), _x.AsSpan(0, n * embd));
@@ -257,3 +368,25 @@ internal sealed class Transformer
         }
     }
 }
+
+/// <summary>What a batched step writes for one segment.</summary>
+internal enum SegmentOutput
+{
+    /// <summary>Nothing (a prompt chunk before its last).</summary>
+    None,
+
+    /// <summary>The logits of the segment's last token ([vocab]).</summary>
+    LastLogits,
+
+    /// <summary>The logits of every token of the segment ([count × vocab]).</summary>
+    AllLogits,
+
+    /// <summary>The final hidden state (after the output norm) of every token ([count × embd]).</summary>
+    Hidden,
+}
+
+/// <summary>
+/// One sequence's consecutive tokens in a batched step: <see cref="Count"/> tokens at positions <see cref="StartPos"/>… of
+/// <see cref="Cache"/>, and where its <see cref="Output"/> goes.
+/// </summary>
+internal readonly record struct BatchSegment(KvCache Cache, int StartPos, int Count, SegmentOutput Output, float[]? Destination);

@@ -33,6 +33,9 @@ public sealed class StreamingDecoder
         return n == 0 ? string.Empty : new string(_chars, 0, n);
     }
 
+    /// <summary>Whether the start of a character is held back (a <see cref="Flush"/> now would return U+FFFD).</summary>
+    internal bool HasPending => _utf8.GetCharCount(ReadOnlySpan<byte>.Empty, flush: true) > 0;
+
     /// <summary>Returns whatever is held back (an incomplete character becomes U+FFFD) and resets the decoder.</summary>
     public string Flush()
     {

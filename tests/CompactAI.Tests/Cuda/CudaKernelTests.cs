@@ -354,7 +354,9 @@ public sealed class CudaKernelTests(CpuAcceleratorFixture fixture)
         var actual = Download(dout);
 
         var expected = new float[batch * heads * hd];
-        using (var pool = new WorkerPool(1)) new Attention(c, pool).Run(q, cpuCache, 0, startPos, batch, expected, window);
+        var caches = Enumerable.Repeat<KvCache?>(cpuCache, batch).ToArray();
+        var rowPositions = Enumerable.Range(startPos, batch).ToArray();
+        using (var pool = new WorkerPool(1)) new Attention(c, pool).Run(q, caches, rowPositions, 0, batch, expected, window);
 
         for (int b = 0; b < batch; b++)
         {

@@ -199,4 +199,31 @@ public sealed class AllocationTests : IClassFixture<Stories260KFixture>
         double perToken = (longRun - shortRun) / 50.0;
         Assert.True(perToken < 200, $"{perToken:F0} bytes allocated per generated token");
     }
+
+    [Fact]
+    public void ABatchOfSequencesAllocatesNothingPerToken()
+    {
+        // Four sessions decoding together in the model's batched steps: the per-token cost of each stays the token text.
+        var sessions = Enumerable.Range(0, 4).Select(_ => _model.CreateSession()).ToArray();
+        try
+        {
+            string[] prompts = ["Once upon a time", "The little dog", "One day", "Lily saw a bird"];
+            var options = new GenerationOptions { MaxTokens = 60, Sampling = SamplingOptions.Greedy, IgnoreEndOfSequence = true };
+            long Measure(int tokens)
+            {
+                var o = options with { MaxTokens = tokens };
+                long before = GC.GetTotalAllocatedBytes(precise: true);
+                Task.WaitAll(sessions.Select((s, i) => s.GenerateTextAsync(prompts[i], o)).ToArray());
+                return GC.GetTotalAllocatedBytes(precise: true) - before;
+            }
+            Measure(60);
+            long shortRun = Measure(10), longRun = Measure(60);
+            double perToken = (longRun - shortRun) / (50.0 * sessions.Length);
+            Assert.True(perToken < 200, $"{perToken:F0} bytes allocated per generated token per sequence");
+        }
+        finally
+        {
+            foreach (var s in sessions) s.Dispose();
+        }
+    }
 }
