@@ -25,7 +25,7 @@ public sealed class HybridChatClient : DelegatingChatClient
 {
     private readonly HybridOptions _options;
     private readonly EscalationPolicy _policy;
-    private readonly RemoteInvoker _remote;
+    private readonly RemoteCaller _remote;
     private readonly HybridTelemetry _telemetry;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -52,7 +52,7 @@ public sealed class HybridChatClient : DelegatingChatClient
         _time = timeProvider ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
         _policy = new EscalationPolicy(_options);
-        _remote = new RemoteInvoker(remote, _options, _time);
+        _remote = new RemoteCaller(remote, _options, _time);
         _telemetry = new HybridTelemetry(meterFactory, _options);
     }
 
@@ -67,11 +67,15 @@ public sealed class HybridChatClient : DelegatingChatClient
         IReadOnlyList<ChatMessage> messageList = [.. messages];
         RouteOverride route = ReadRoute(options, out ChatOptions? forwarded);
         using Activity? activity = HybridTelemetry.ActivitySource.StartActivity("hybrid.chat");
-        Routed routed = await RouteAsync(messageList, forwarded, route, streaming: false, cancellationToken).ConfigureAwait(false);
-        Finish(routed, activity);
-        ChatResponse response = routed.Response;
+        var request = new Request(messageList, forwarded, route, Delivery.Response);
+        await foreach (ChatResponseUpdate _ in InvokeAsync(request, activity, cancellationToken).ConfigureAwait(false))
+        {
+            // A buffered request forwards nothing while it runs.
+        }
+
+        ChatResponse response = request.Result!.Response;
         response.AdditionalProperties ??= [];
-        response.AdditionalProperties[CompactAIPropertyNames.HybridDecision] = routed.Decision;
+        response.AdditionalProperties[CompactAIPropertyNames.HybridDecision] = request.Result.Decision;
         return response;
     }
 
@@ -83,21 +87,20 @@ public sealed class HybridChatClient : DelegatingChatClient
         IReadOnlyList<ChatMessage> messageList = [.. messages];
         RouteOverride route = ReadRoute(options, out ChatOptions? forwarded);
         using Activity? activity = HybridTelemetry.ActivitySource.StartActivity("hybrid.chat.stream");
-        if (_options.StreamingMode == HybridStreamingMode.StreamThenVerify)
+        Delivery delivery = _options.StreamingMode == HybridStreamingMode.StreamThenVerify ? Delivery.Live : Delivery.Verified;
+        var request = new Request(messageList, forwarded, route, delivery);
+        await foreach (ChatResponseUpdate update in InvokeAsync(request, activity, cancellationToken).ConfigureAwait(false))
         {
-            await foreach (ChatResponseUpdate update in StreamThenVerifyAsync(messageList, forwarded, route, activity, cancellationToken).ConfigureAwait(false))
+            yield return update;
+        }
+
+        Routed routed = request.Result!;
+        if (delivery == Delivery.Verified)
+        {
+            foreach (ChatResponseUpdate update in routed.Updates ?? routed.Response.ToChatResponseUpdates())
             {
                 yield return update;
             }
-
-            yield break;
-        }
-
-        Routed routed = await RouteAsync(messageList, forwarded, route, streaming: true, cancellationToken).ConfigureAwait(false);
-        Finish(routed, activity);
-        foreach (ChatResponseUpdate update in routed.Updates ?? routed.Response.ToChatResponseUpdates())
-        {
-            yield return update;
         }
 
         yield return DecisionUpdate(routed.Decision);
@@ -114,167 +117,220 @@ public sealed class HybridChatClient : DelegatingChatClient
         base.Dispose(disposing);
     }
 
-    /// <summary>The buffered path shared by non-streaming and <see cref="HybridStreamingMode.Verified"/> streaming.</summary>
-    private async Task<Routed> RouteAsync(
-        IReadOnlyList<ChatMessage> messages, ChatOptions? options, RouteOverride route, bool streaming, CancellationToken cancellationToken)
+    /// <summary>
+    /// The one path of every request. The policy picks the first client (local, or remote when forced or the prompt
+    /// gate fires) and, after each attempt, the next one or the end; this loop calls them and owns one rule: clients are
+    /// switched only before the first update with content reached the caller. In <see cref="Delivery.Live"/> mode updates
+    /// with content are yielded as they arrive (updates without content are held back until then, so a switch drops them);
+    /// the other modes yield nothing and leave the answer in <see cref="Request.Result"/>.
+    /// </summary>
+    private async IAsyncEnumerable<ChatResponseUpdate> InvokeAsync(
+        Request request, Activity? activity, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        LocalOutcome? local = null;
-        LocalVerdict? verdict = null;
-        TimeSpan promptScoring = TimeSpan.Zero;
-        double? promptPerplexity = null;
-        EscalationTrigger trigger;
-        string reason;
-
-        if (route == RouteOverride.Remote)
-        {
-            trigger = EscalationTrigger.Forced;
-            reason = "remote forced by request";
-        }
-        else
-        {
-            (trigger, reason, promptPerplexity, promptScoring) = route == RouteOverride.Auto
-                ? await GatePromptAsync(messages, cancellationToken).ConfigureAwait(false)
-                : (EscalationTrigger.None, string.Empty, null, TimeSpan.Zero);
-            if (trigger == EscalationTrigger.None)
-            {
-                bool earlyExit = _options.EarlyExit && route == RouteOverride.Auto;
-                local = await RunLocalAsync(messages, options, promptPerplexity, streaming || earlyExit, earlyExit, cancellationToken).ConfigureAwait(false);
-                verdict = await _policy.EvaluateAsync(local, cancellationToken).ConfigureAwait(false);
-                if (route == RouteOverride.Local || verdict.Trigger == EscalationTrigger.None)
-                {
-                    string localReason = route == RouteOverride.Local
-                        ? $"local forced by request ({verdict.Reason})"
-                        : verdict.Reason;
-                    return LocalRouted(local, verdict, HybridRoute.Local, EscalationTrigger.None, localReason, null, promptScoring, null);
-                }
-
-                trigger = verdict.Trigger;
-                reason = verdict.Reason;
-            }
-        }
-
-        RemoteOutcome remote = await _remote.CallAsync(messages, options, streaming, cancellationToken).ConfigureAwait(false);
-        if (remote.Succeeded)
-        {
-            ChatResponse response = remote.Response!;
-            HybridDecision decision = new()
-            {
-                Route = HybridRoute.Remote,
-                Trigger = trigger,
-                Reason = reason,
-                Confidence = verdict?.Confidence,
-                Threshold = _options.ConfidenceThreshold,
-                Signals = verdict?.Signals,
-                ValidatorResults = verdict?.ValidatorResults ?? [],
-                LocalLatency = local is null ? NullIfZero(promptScoring) : local.Latency + promptScoring,
-                RemoteLatency = remote.Latency,
-                LocalOutputTokens = local?.Tokens.Count,
-                RemoteInputTokens = response.Usage?.InputTokenCount,
-                RemoteOutputTokens = response.Usage?.OutputTokenCount,
-                RemoteAttempts = remote.Attempts,
-            };
-            await DistillAsync(messages, response.Text, local?.Response.Text, verdict?.Confidence, cancellationToken).ConfigureAwait(false);
-            return new Routed(decision, response, remote.Updates, null);
-        }
-
-        _logger.LogWarning("Hybrid escalation ({Trigger}) failed, answering locally: {Error}", trigger, remote.Error);
-        if (local is null || local.EarlyExited)
-        {
-            // An abandoned (early-exit) local answer is partial; a fallback must be a whole answer, so generate again.
-            promptScoring += local?.Latency ?? TimeSpan.Zero;
-            local = await RunLocalAsync(messages, options, promptPerplexity, streaming, earlyExit: false, cancellationToken).ConfigureAwait(false);
-            LocalVerdict fresh = await _policy.EvaluateAsync(local, cancellationToken).ConfigureAwait(false);
-            verdict = fresh with { Trigger = trigger, Reason = reason };
-        }
-
-        return LocalRouted(local, verdict!, remote.FailureRoute, trigger, $"{reason}; {remote.Error}", remote, promptScoring, remote.Error);
-    }
-
-    /// <summary>Stream-then-verify: forward as it arrives, verify at the end, append the decision.</summary>
-    private async IAsyncEnumerable<ChatResponseUpdate> StreamThenVerifyAsync(
-        IReadOnlyList<ChatMessage> messages, ChatOptions? options, RouteOverride route, Activity? activity,
-        [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        (EscalationTrigger trigger, string reason, double? promptPerplexity, TimeSpan promptScoring) = route switch
+        (request.Trigger, request.Reason, request.PromptPerplexity, request.PromptScoring) = request.Route switch
         {
             RouteOverride.Remote => (EscalationTrigger.Forced, "remote forced by request", null, TimeSpan.Zero),
-            RouteOverride.Auto => await GatePromptAsync(messages, cancellationToken).ConfigureAwait(false),
+            RouteOverride.Auto => await GatePromptAsync(request.Messages, cancellationToken).ConfigureAwait(false),
             _ => (EscalationTrigger.None, string.Empty, (double?)null, TimeSpan.Zero),
         };
 
-        RemoteOutcome? refused = trigger != EscalationTrigger.None ? _remote.TryAdmit() : null;
-        HybridRoute fallbackRoute = refused?.FailureRoute ?? HybridRoute.LocalFallback;
-        string? remoteError = refused?.Error;
-        int remoteAttempts = 0;
-        if (trigger != EscalationTrigger.None && refused is null)
+        Routed? routed = null;
+        List<ChatResponseUpdate> held = [];
+        bool useRemote = request.Trigger != EscalationTrigger.None;
+        while (routed is null)
         {
-            var live = new LiveRemoteStream(_remote, _options, _time);
-            await foreach (ChatResponseUpdate update in live.StreamAsync(messages, options, cancellationToken).ConfigureAwait(false))
+            if (!useRemote)
             {
-                yield return update;
-            }
+                if (request.Delivery == Delivery.Live)
+                {
+                    var collector = new LocalStreamCollector(_options, earlyExit: false, request.PromptPerplexity);
+                    held.Clear();
+                    long started = _time.GetTimestamp();
+                    await foreach (ChatResponseUpdate update in InnerClient.GetStreamingResponseAsync(request.Messages, request.Options, cancellationToken).ConfigureAwait(false))
+                    {
+                        collector.Observe(update);
+                        held.Add(update);
+                        if (request.ForwardedContent || RemoteCaller.HasContent(update))
+                        {
+                            request.ForwardedContent = true;
+                            foreach (ChatResponseUpdate pending in held)
+                            {
+                                yield return pending;
+                            }
 
-            if (live.Succeeded || live.ForwardedAny)
-            {
-                ChatResponse response = live.Updates.ToChatResponse();
-                HybridDecision decision = new()
+                            held.Clear();
+                        }
+                    }
+
+                    request.Local = collector.Complete(earlyExited: false, _time.GetElapsedTime(started));
+                }
+                else
                 {
-                    Route = live.Succeeded ? HybridRoute.Remote : HybridRoute.RemoteIncomplete,
-                    Trigger = trigger,
-                    Reason = live.Succeeded ? reason : $"{reason}; {live.Error}",
-                    RemoteError = live.Error,
-                    Threshold = _options.ConfidenceThreshold,
-                    LocalLatency = NullIfZero(promptScoring),
-                    RemoteLatency = live.Latency,
-                    RemoteInputTokens = response.Usage?.InputTokenCount,
-                    RemoteOutputTokens = response.Usage?.OutputTokenCount,
-                    RemoteAttempts = live.Attempts,
-                };
-                Finish(new Routed(decision, response, live.Updates, null), activity);
-                if (live.Succeeded)
-                {
-                    await DistillAsync(messages, response.Text, null, null, cancellationToken).ConfigureAwait(false);
+                    bool earlyExit = _options.EarlyExit && request.Route == RouteOverride.Auto && request.Remote is null;
+                    request.Local = await RunLocalAsync(request, request.Delivery == Delivery.Verified || earlyExit, earlyExit, cancellationToken).ConfigureAwait(false);
                 }
 
-                yield return DecisionUpdate(decision);
-                yield break;
+                request.Verdict = await _policy.EvaluateAsync(request.Local, cancellationToken).ConfigureAwait(false);
+                routed = NextAfterLocal(request);
+                if (routed is null)
+                {
+                    useRemote = true;
+                }
+                else
+                {
+                    // A kept local answer without content still delivers its updates (role, finish reason, usage).
+                    foreach (ChatResponseUpdate pending in held)
+                    {
+                        yield return pending;
+                    }
+                }
+
+                continue;
             }
 
-            remoteError = live.Error;
-            remoteAttempts = live.Attempts;
-        }
+            long remoteStarted = _time.GetTimestamp();
+            RemoteOutcome remote = await _remote.CallAsync(request.Messages, request.Options, request.Delivery switch
+            {
+                Delivery.Response => RemoteDelivery.Response,
+                Delivery.Verified => RemoteDelivery.BufferedStream,
+                _ => RemoteDelivery.LiveStream,
+            }, cancellationToken).ConfigureAwait(false);
+            if (remote.Tail is RemoteStreamTail tail)
+            {
+                // Content is here: from now on this request is the remote's, whatever happens to the stream.
+                request.ForwardedContent = true;
+                var forwarded = new List<ChatResponseUpdate>(remote.Updates!);
+                try
+                {
+                    foreach (ChatResponseUpdate update in remote.Updates!)
+                    {
+                        yield return update;
+                    }
 
-        // Local, forwarded live. Nothing has reached the caller yet if we got here after a failed escalation.
-        bool wanted = trigger != EscalationTrigger.None;
-        var collector = new LocalStreamCollector(_options, earlyExit: false, promptPerplexity);
-        long started = _time.GetTimestamp();
-        await foreach (ChatResponseUpdate update in InnerClient.GetStreamingResponseAsync(messages, options, cancellationToken).ConfigureAwait(false))
-        {
-            collector.Observe(update);
-            yield return update;
-        }
+                    while (await tail.MoveNextAsync().ConfigureAwait(false))
+                    {
+                        forwarded.Add(tail.Current);
+                        yield return tail.Current;
+                    }
+                }
+                finally
+                {
+                    await tail.DisposeAsync().ConfigureAwait(false);
+                }
 
-        LocalOutcome local = collector.Complete(earlyExited: false, _time.GetElapsedTime(started));
-        LocalVerdict verdict = await _policy.EvaluateAsync(local, cancellationToken).ConfigureAwait(false);
-        Routed routed;
-        if (wanted)
-        {
-            var failed = new RemoteOutcome { Error = remoteError, Attempts = remoteAttempts, FailureRoute = fallbackRoute };
-            routed = LocalRouted(local, verdict, fallbackRoute, trigger, $"{reason}; {remoteError}", failed, promptScoring, remoteError);
-        }
-        else if (route == RouteOverride.Local || verdict.Trigger == EscalationTrigger.None)
-        {
-            string localReason = route == RouteOverride.Local ? $"local forced by request ({verdict.Reason})" : verdict.Reason;
-            routed = LocalRouted(local, verdict, HybridRoute.Local, EscalationTrigger.None, localReason, null, promptScoring, null);
-        }
-        else
-        {
-            routed = LocalRouted(local, verdict, HybridRoute.LocalStreamedUnverified, verdict.Trigger,
-                $"{verdict.Reason}; already streamed, so not escalated", null, promptScoring, null);
+                remote = remote with
+                {
+                    Response = tail.Error is null ? forwarded.ToChatResponse() : null,
+                    Updates = forwarded,
+                    Tail = null,
+                    Error = tail.Error,
+                    Latency = _time.GetElapsedTime(remoteStarted),
+                };
+            }
+
+            request.Remote = remote;
+            if (!remote.Succeeded && !request.ForwardedContent)
+            {
+                _logger.LogWarning("Hybrid escalation ({Trigger}) failed, answering locally: {Error}", request.Trigger, remote.Error);
+            }
+
+            routed = NextAfterRemote(request);
+            useRemote = false;
         }
 
         Finish(routed, activity);
-        yield return DecisionUpdate(routed.Decision);
+        if (routed.Decision.Route == HybridRoute.Remote)
+        {
+            await DistillAsync(request.Messages, routed.Response.Text, request.Local?.Response.Text, request.Verdict?.Confidence, cancellationToken).ConfigureAwait(false);
+        }
+
+        request.Result = routed;
+    }
+
+    /// <summary>The policy after a local answer: keep it, or escalate (<see langword="null"/>).</summary>
+    private Routed? NextAfterLocal(Request request)
+    {
+        LocalVerdict verdict = request.Verdict!;
+        if (request.Remote is RemoteOutcome failed)
+        {
+            // The fallback of a failed escalation.
+            return Decide(request, failed.FailureRoute, request.Trigger, $"{request.Reason}; {failed.Error}");
+        }
+
+        if (request.Route == RouteOverride.Local)
+        {
+            return Decide(request, HybridRoute.Local, EscalationTrigger.None, $"local forced by request ({verdict.Reason})");
+        }
+
+        if (verdict.Trigger == EscalationTrigger.None)
+        {
+            return Decide(request, HybridRoute.Local, EscalationTrigger.None, verdict.Reason);
+        }
+
+        if (request.ForwardedContent)
+        {
+            return Decide(request, HybridRoute.LocalStreamedUnverified, verdict.Trigger, $"{verdict.Reason}; already streamed, so not escalated");
+        }
+
+        request.Trigger = verdict.Trigger;
+        request.Reason = verdict.Reason;
+        return null;
+    }
+
+    /// <summary>The policy after an escalation: the remote answer, or the local one (<see langword="null"/>: generate it).</summary>
+    private Routed? NextAfterRemote(Request request)
+    {
+        RemoteOutcome remote = request.Remote!;
+        if (remote.Succeeded)
+        {
+            return Decide(request, HybridRoute.Remote, request.Trigger, request.Reason);
+        }
+
+        if (request.ForwardedContent)
+        {
+            return Decide(request, HybridRoute.RemoteIncomplete, request.Trigger, $"{request.Reason}; {remote.Error}");
+        }
+
+        if (request.Local is LocalOutcome { EarlyExited: false })
+        {
+            return Decide(request, remote.FailureRoute, request.Trigger, $"{request.Reason}; {remote.Error}");
+        }
+
+        // No local answer yet, or only an abandoned (early-exit) one: a fallback must be whole, so generate again.
+        request.PromptScoring += request.Local?.Latency ?? TimeSpan.Zero;
+        request.Local = null;
+        return null;
+    }
+
+    /// <summary>The one place a <see cref="HybridDecision"/> is built.</summary>
+    private Routed Decide(Request request, HybridRoute route, EscalationTrigger trigger, string reason)
+    {
+        LocalOutcome? local = request.Local;
+        LocalVerdict? verdict = request.Verdict;
+        RemoteOutcome? remote = request.Remote;
+        bool remoteAnswer = route is HybridRoute.Remote or HybridRoute.RemoteIncomplete;
+        ChatResponse response = remoteAnswer ? remote!.Response ?? remote.Updates!.ToChatResponse() : local!.Response;
+        var decision = new HybridDecision
+        {
+            Route = route,
+            Trigger = trigger,
+            Reason = reason,
+            RemoteError = remote?.Error,
+            Confidence = verdict?.Confidence,
+            Threshold = _options.ConfidenceThreshold,
+            Signals = verdict?.Signals,
+            ValidatorResults = verdict?.ValidatorResults ?? [],
+            LocalLatency = local is null ? NullIfZero(request.PromptScoring) : local.Latency + request.PromptScoring,
+            RemoteLatency = remote is { Attempts: > 0 } ? remote.Latency : null,
+            LocalOutputTokens = local is null ? null
+                : remoteAnswer || local.Tokens.Count > 0 ? local.Tokens.Count : local.Response.Usage?.OutputTokenCount,
+            RemoteInputTokens = remoteAnswer ? response.Usage?.InputTokenCount : null,
+            RemoteOutputTokens = remoteAnswer ? response.Usage?.OutputTokenCount : null,
+            RemoteAttempts = remote?.Attempts ?? 0,
+        };
+        return remoteAnswer
+            ? new Routed(decision, response, remote!.Updates, null)
+            : new Routed(decision, response, local!.Updates, local.Response.Usage?.InputTokenCount);
     }
 
     private async Task<(EscalationTrigger Trigger, string Reason, double? Perplexity, TimeSpan Elapsed)> GatePromptAsync(
@@ -293,10 +349,11 @@ public sealed class HybridChatClient : DelegatingChatClient
             : (EscalationTrigger.None, string.Empty, score.Perplexity, elapsed);
     }
 
-    private async Task<LocalOutcome> RunLocalAsync(
-        IReadOnlyList<ChatMessage> messages, ChatOptions? options, double? promptPerplexity, bool stream, bool earlyExit,
-        CancellationToken cancellationToken)
+    private async Task<LocalOutcome> RunLocalAsync(Request request, bool stream, bool earlyExit, CancellationToken cancellationToken)
     {
+        IReadOnlyList<ChatMessage> messages = request.Messages;
+        ChatOptions? options = request.Options;
+        double? promptPerplexity = request.PromptPerplexity;
         long started = _time.GetTimestamp();
         if (!stream)
         {
@@ -346,28 +403,6 @@ public sealed class HybridChatClient : DelegatingChatClient
         }
 
         return collector.Complete(exited, _time.GetElapsedTime(started));
-    }
-
-    private Routed LocalRouted(
-        LocalOutcome local, LocalVerdict verdict, HybridRoute route, EscalationTrigger trigger, string reason,
-        RemoteOutcome? remote, TimeSpan extraLocalTime, string? remoteError)
-    {
-        HybridDecision decision = new()
-        {
-            Route = route,
-            Trigger = trigger,
-            Reason = reason,
-            RemoteError = remoteError,
-            Confidence = verdict.Confidence,
-            Threshold = _options.ConfidenceThreshold,
-            Signals = verdict.Signals,
-            ValidatorResults = verdict.ValidatorResults,
-            LocalLatency = local.Latency + extraLocalTime,
-            RemoteLatency = remote is { Attempts: > 0 } ? remote.Latency : null,
-            LocalOutputTokens = local.Tokens.Count > 0 ? local.Tokens.Count : local.Response.Usage?.OutputTokenCount,
-            RemoteAttempts = remote?.Attempts ?? 0,
-        };
-        return new Routed(decision, local.Response, local.Updates, local.Response.Usage?.InputTokenCount);
     }
 
     private void Finish(Routed routed, Activity? activity)
@@ -444,6 +479,50 @@ public sealed class HybridChatClient : DelegatingChatClient
         Auto,
         Local,
         Remote,
+    }
+
+    private enum Delivery
+    {
+        /// <summary>Non-streaming: one buffered answer.</summary>
+        Response,
+
+        /// <summary>Streaming, <see cref="HybridStreamingMode.Verified"/>: buffered, replayed once committed.</summary>
+        Verified,
+
+        /// <summary>Streaming, <see cref="HybridStreamingMode.StreamThenVerify"/>: forwarded as it arrives.</summary>
+        Live,
+    }
+
+    /// <summary>The state of one request as it moves between clients.</summary>
+    private sealed class Request(IReadOnlyList<ChatMessage> messages, ChatOptions? options, RouteOverride route, Delivery delivery)
+    {
+        public IReadOnlyList<ChatMessage> Messages { get; } = messages;
+
+        public ChatOptions? Options { get; } = options;
+
+        public RouteOverride Route { get; } = route;
+
+        public Delivery Delivery { get; } = delivery;
+
+        public EscalationTrigger Trigger { get; set; }
+
+        public string Reason { get; set; } = string.Empty;
+
+        public double? PromptPerplexity { get; set; }
+
+        /// <summary>Local time that is not the kept local answer's own: prompt scoring, an abandoned early-exit run.</summary>
+        public TimeSpan PromptScoring { get; set; }
+
+        public LocalOutcome? Local { get; set; }
+
+        public LocalVerdict? Verdict { get; set; }
+
+        public RemoteOutcome? Remote { get; set; }
+
+        /// <summary>Whether an update with content reached the caller; from then on no other client may answer.</summary>
+        public bool ForwardedContent { get; set; }
+
+        public Routed? Result { get; set; }
     }
 
     private sealed record Routed(HybridDecision Decision, ChatResponse Response, IReadOnlyList<ChatResponseUpdate>? Updates, long? LocalInputTokens);
