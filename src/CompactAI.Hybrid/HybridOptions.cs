@@ -12,6 +12,7 @@ public sealed class HybridOptions
     public double ConfidenceThreshold { get; set; } = 0.5;
 
     /// <summary>Turns signals into confidence. Default <see cref="DefaultConfidenceScorer.Instance"/>.</summary>
+    [System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.ScorerSignals)]
     public IConfidenceScorer Scorer { get; set; } = DefaultConfidenceScorer.Instance;
 
     /// <summary>
