@@ -1,6 +1,8 @@
-// Package smoke test: greedy generation through the CompactAI package, then a chat answer through CompactAI.Hosting.
+// Package smoke test: greedy generation through the CompactAI package, a chat answer through CompactAI.Hosting, then a
+// forced-local answer through CompactAI.Hybrid (its OpenAI factory builds a remote client; nothing is sent to it).
 //   PackageSmoke MODEL.gguf
 using CompactAI;
+using CompactAI.Hybrid;
 using CompactAI.Inference;
 using CompactAI.Sampling;
 using Microsoft.Extensions.AI;
@@ -23,4 +25,15 @@ await using var services = new ServiceCollection().AddCompactAI(o => o.ModelPath
 var chat = services.GetRequiredService<IChatClient>();
 var answer = await chat.GetResponseAsync("Once upon a time", new ChatOptions { Temperature = 0, MaxOutputTokens = 8 });
 Console.WriteLine($"chat: {answer.Text.ReplaceLineEndings(" ")} ({answer.Usage?.OutputTokenCount} tokens)");
+
+IChatClient remote = RemoteChatClients.ForOpenAICompatible(new Uri("http://127.0.0.1:9/v1"), "sk-unused", "unused");
+var hybrid = new HybridChatClient(chat, remote);
+var routed = await hybrid.GetResponseAsync("Once upon a time", new ChatOptions
+{
+    Temperature = 0,
+    MaxOutputTokens = 8,
+    AdditionalProperties = new() { [CompactAIPropertyNames.Route] = "local" },
+});
+var decision = (HybridDecision)routed.AdditionalProperties![CompactAIPropertyNames.HybridDecision]!;
+Console.WriteLine($"hybrid: {decision.Route} ({decision.RemoteAttempts} remote attempts)");
 return 0;

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Text;
-using CompactAI.Hybrid;
 using CompactAI.Inference;
 using CompactAI.Sampling;
 using CompactAI.Sampling.Constraints;

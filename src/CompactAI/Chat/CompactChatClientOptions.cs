@@ -26,7 +26,7 @@ public sealed record CompactChatClientOptions
 
     /// <summary>
     /// Also score the last user message under the model and attach its per-token log-probabilities to each response
-    /// (<see cref="Hybrid.CompactAIPropertyNames.PromptLogProbabilities"/>), so the hybrid router's confidence includes the
+    /// (<see cref="CompactAIPropertyNames.PromptLogProbabilities"/>), so the hybrid router's confidence includes the
     /// prompt's perplexity. Costs one extra pass over that message, and the prompt is then processed without cache reuse.
     /// </summary>
     public bool ScorePrompts { get; init; }

@@ -21,7 +21,7 @@ public class HybridRemoteFaultTests(ITestOutputHelper output)
         RetryMaxDelay = TimeSpan.FromMilliseconds(5),
         // Only the slow server should time out; everything else gets room for a cold first request (JIT of Kestrel and
         // the OpenAI client) on a loaded machine.
-        RemoteTimeout = behavior == Behavior.Slow ? SlowTimeout : TimeSpan.FromSeconds(20),
+        RemoteTimeout = behavior is Behavior.Slow or Behavior.RoleThenStall ? SlowTimeout : TimeSpan.FromSeconds(20),
     };
 
     private static readonly TimeSpan SlowTimeout = TimeSpan.FromSeconds(1);
@@ -185,6 +185,68 @@ public class HybridRemoteFaultTests(ITestOutputHelper output)
         Assert.True(decision.IsUnverified);
         Assert.Equal(1, server.RequestCount);
         Assert.StartsWith("The", response.Text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(Behavior.RoleThenDrop, "dropped mid-way")]
+    [InlineData(Behavior.RoleThenStall, "timed out after 1000 ms")]
+    public async Task Stream_then_verify_falls_back_to_the_local_answer_when_no_remote_text_reached_the_caller(Behavior behavior, string reason)
+    {
+        await using LoopbackOpenAIServer server = await LoopbackOpenAIServer.StartAsync(behavior);
+        HybridOptions options = Options(behavior: behavior);
+        options.StreamingMode = HybridStreamingMode.StreamThenVerify;
+        var local = new ScriptedLocalClient(Tok.Confident());
+        using HybridChatClient client = Client(server.Endpoint, local, options);
+
+        ChatResponse response = await client.GetStreamingResponseAsync(Question, Route("remote")).ToChatResponseAsync();
+
+        HybridDecision decision = Decision(response);
+        output.WriteLine($"{behavior}: {decision.RemoteError}");
+        Assert.Equal(HybridRoute.LocalFallback, decision.Route);
+        Assert.Equal(EscalationTrigger.Forced, decision.Trigger);
+        Assert.True(decision.IsUnverified);
+        Assert.Equal(local.Text, response.Text);
+        Assert.Contains(reason, decision.RemoteError, StringComparison.Ordinal);
+        Assert.Equal(1, decision.RemoteAttempts);
+    }
+
+    [Fact]
+    public async Task Retry_after_of_a_429_is_honoured()
+    {
+        await using LoopbackOpenAIServer server = await LoopbackOpenAIServer.StartAsync(Behavior.Status429);
+        server.RetryAfter = "1";
+        HybridOptions options = Options(retries: 1);
+        options.RetryMaxDelay = TimeSpan.FromSeconds(5);
+        using HybridChatClient client = Client(server.Endpoint, new ScriptedLocalClient(Tok.Unsure()), options);
+
+        HybridDecision decision = Decision(await client.GetResponseAsync(Question));
+
+        Assert.Equal(HybridRoute.LocalFallback, decision.Route);
+        Assert.Equal(2, decision.RemoteAttempts);
+        IReadOnlyList<TimeSpan> arrivals = server.Arrivals;
+        Assert.Equal(2, arrivals.Count);
+        // The server asked for one second; the back-off alone (1–5 ms here) would retry at once.
+        Assert.True(arrivals[1] - arrivals[0] >= TimeSpan.FromMilliseconds(950), $"retried after {(arrivals[1] - arrivals[0]).TotalMilliseconds:0} ms");
+    }
+
+    [Fact]
+    public async Task Retry_after_longer_than_the_delay_cap_falls_back_without_retrying()
+    {
+        await using LoopbackOpenAIServer server = await LoopbackOpenAIServer.StartAsync(Behavior.Status429);
+        server.RetryAfter = "30";
+        var local = new ScriptedLocalClient(Tok.Unsure());
+        using HybridChatClient client = Client(server.Endpoint, local, Options(retries: 2));
+
+        ChatResponse response = await client.GetResponseAsync(Question);
+
+        HybridDecision decision = Decision(response);
+        output.WriteLine(decision.RemoteError);
+        Assert.Equal(HybridRoute.LocalFallback, decision.Route);
+        Assert.Equal(local.Text, response.Text);
+        Assert.Equal(1, decision.RemoteAttempts);
+        Assert.Equal(1, server.RequestCount);
+        Assert.Contains("HTTP 429", decision.RemoteError, StringComparison.Ordinal);
+        Assert.Contains("Retry-After 30 s", decision.RemoteError, StringComparison.Ordinal);
     }
 
     [Fact]

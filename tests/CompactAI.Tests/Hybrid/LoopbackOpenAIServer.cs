@@ -19,6 +19,8 @@ namespace CompactAI.Tests.Hybrid;
 public sealed class LoopbackOpenAIServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
+    private readonly List<TimeSpan> _arrivals = [];
+    private readonly System.Diagnostics.Stopwatch _clock = System.Diagnostics.Stopwatch.StartNew();
     private int _requests;
 
     private LoopbackOpenAIServer(WebApplication app, Uri endpoint)
@@ -35,6 +37,12 @@ public sealed class LoopbackOpenAIServer : IAsyncDisposable
         MalformedJson,
         Slow,
         DropMidway,
+
+        /// <summary>A stream whose first event is the role-only chunk (as llama-server sends), then the connection is cut.</summary>
+        RoleThenDrop,
+
+        /// <summary>A stream whose first event is the role-only chunk, then nothing for a minute.</summary>
+        RoleThenStall,
     }
 
     /// <summary>Base address for the OpenAI client (ends in /v1).</summary>
@@ -47,6 +55,12 @@ public sealed class LoopbackOpenAIServer : IAsyncDisposable
     public string Answer { get; set; } = "The remote answer is 42.";
 
     public string? LastAuthorization { get; private set; }
+
+    /// <summary>The <c>Retry-After</c> header value sent with a 429, or <see langword="null"/> for none.</summary>
+    public string? RetryAfter { get; set; }
+
+    /// <summary>When each request arrived (monotonic), in order.</summary>
+    public IReadOnlyList<TimeSpan> Arrivals { get { lock (_arrivals) { return [.. _arrivals]; } } }
 
     /// <summary>When set, a dropped stream waits for it after the first chunk (so the client surely read that chunk).</summary>
     public TaskCompletionSource? DropSignal { get; set; }
@@ -84,6 +98,11 @@ public sealed class LoopbackOpenAIServer : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         Interlocked.Increment(ref _requests);
+        lock (_arrivals)
+        {
+            _arrivals.Add(_clock.Elapsed);
+        }
+
         LastAuthorization = context.Request.Headers.Authorization.ToString();
         using JsonDocument request = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
         bool stream = request.RootElement.TryGetProperty("stream", out JsonElement s) && s.ValueKind == JsonValueKind.True;
@@ -100,6 +119,11 @@ public sealed class LoopbackOpenAIServer : IAsyncDisposable
                 await WriteJsonAsync(context, 500, """{"error":{"message":"internal failure","type":"server_error"}}""");
                 break;
             case Behavior.Status429:
+                if (RetryAfter is not null)
+                {
+                    context.Response.Headers.RetryAfter = RetryAfter;
+                }
+
                 await WriteJsonAsync(context, 429, """{"error":{"message":"rate limit reached","type":"rate_limit_error"}}""");
                 break;
             case Behavior.MalformedJson:
@@ -112,7 +136,23 @@ public sealed class LoopbackOpenAIServer : IAsyncDisposable
             case Behavior.DropMidway when stream:
                 await WriteStreamAsync(context, model, Answer, dropAfterFirstChunk: true, DropSignal?.Task);
                 break;
-            case Behavior.DropMidway:
+            case Behavior.RoleThenDrop or Behavior.RoleThenStall when stream:
+                context.Response.StatusCode = 200;
+                context.Response.ContentType = "text/event-stream";
+                await context.Response.WriteAsync($"data: {Chunk(model, "assistant", null, null)}\n\n");
+                await context.Response.Body.FlushAsync();
+                if (Mode == Behavior.RoleThenStall)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(60), context.RequestAborted);
+                }
+                else
+                {
+                    await Task.Delay(50, context.RequestAborted);
+                }
+
+                context.Abort();
+                break;
+            case Behavior.DropMidway or Behavior.RoleThenDrop or Behavior.RoleThenStall:
                 // Promise a body, send part of it, then cut the connection.
                 byte[] body = Encoding.UTF8.GetBytes(Completion(model, Answer));
                 context.Response.StatusCode = 200;

@@ -1,4 +1,7 @@
 using CompactAI.Hybrid;
+using Polly;
+using Microsoft.Extensions.AI;
+using static CompactAI.Tests.Hybrid.HybridAssert;
 
 namespace CompactAI.Tests.Hybrid;
 
@@ -14,57 +17,125 @@ public class RemotePolicyTests
     public void Backoff_is_exponential_capped_and_jittered_into_the_upper_half(int attempt, double cappedMs)
     {
         var options = new HybridOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(100), RetryMaxDelay = TimeSpan.FromSeconds(1) };
-        var invoker = new RemoteInvoker(DelegateRemoteClient.Answering("x"), options, TimeProvider.System);
 
-        double[] delays = [.. Enumerable.Range(0, 200).Select(_ => invoker.BackoffDelay(attempt).TotalMilliseconds)];
+        double[] delays = [.. Enumerable.Range(0, 200).Select(_ => RemotePipeline.BackoffDelay(options, attempt).TotalMilliseconds)];
 
         Assert.All(delays, d => Assert.InRange(d, cappedMs * 0.5, cappedMs));
         Assert.True(delays.Distinct().Count() > 100, "no jitter");
     }
 
     [Fact]
-    public void Breaker_lets_exactly_one_trial_through_when_half_open()
+    public async Task Breaker_lets_exactly_one_trial_through_when_half_open()
     {
         var time = new ManualTimeProvider();
-        var breaker = new CircuitBreaker(threshold: 2, TimeSpan.FromSeconds(5), time);
-        Assert.True(breaker.TryAcquire());
-        breaker.RecordFailure();
-        Assert.True(breaker.TryAcquire());
-        breaker.RecordFailure();
-        Assert.False(breaker.TryAcquire());
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        bool fail = true;
+        int calls = 0;
+        var remote = new DelegateRemoteClient(async (_, ct) =>
+        {
+            Interlocked.Increment(ref calls);
+            if (fail)
+            {
+                throw new HttpRequestException("down");
+            }
+
+            await gate.Task.WaitAsync(ct);
+            return new ChatResponse(new ChatMessage(ChatRole.Assistant, "remote"));
+        });
+        HybridOptions options = FastRetries();
+        options.CircuitBreakerFailureThreshold = 2;
+        options.CircuitBreakerCoolDown = TimeSpan.FromSeconds(5);
+        using var client = new HybridChatClient(new ScriptedLocalClient(Tok.Unsure()), remote, options, timeProvider: time);
+        Assert.Equal(HybridRoute.LocalFallback, Decision(await client.GetResponseAsync(Question)).Route);
+        Assert.Equal(HybridRoute.LocalFallback, Decision(await client.GetResponseAsync(Question)).Route);
+        Assert.Equal(HybridRoute.LocalCircuitOpen, Decision(await client.GetResponseAsync(Question)).Route);
 
         time.Advance(TimeSpan.FromSeconds(5));
-        bool[] granted = [.. Enumerable.Range(0, 8).AsParallel().Select(_ => breaker.TryAcquire())];
+        fail = false;
+        Task<ChatResponse> trial = client.GetResponseAsync(Question);
+        while (Volatile.Read(ref calls) < 3)
+        {
+            await Task.Delay(1);
+        }
 
-        Assert.Equal(1, granted.Count(g => g));
-        breaker.RecordSuccess();
-        Assert.True(breaker.TryAcquire());
-        Assert.True(breaker.TryAcquire());
+        HybridRoute[] others = [.. (await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => client.GetResponseAsync(Question)))).Select(r => Decision(r).Route)];
+        gate.SetResult();
+
+        Assert.All(others, r => Assert.Equal(HybridRoute.LocalCircuitOpen, r));
+        Assert.Equal(HybridRoute.Remote, Decision(await trial).Route);
+        Assert.Equal(HybridRoute.Remote, Decision(await client.GetResponseAsync(Question)).Route);
+        Assert.Equal(4, calls);
     }
 
     [Fact]
-    public void Success_resets_the_consecutive_failure_count()
+    public async Task A_success_in_the_window_keeps_the_breaker_closed()
     {
-        var breaker = new CircuitBreaker(threshold: 2, TimeSpan.FromSeconds(5), new ManualTimeProvider());
-        breaker.RecordFailure();
-        breaker.RecordSuccess();
-        breaker.RecordFailure();
+        int calls = 0;
+        var remote = new DelegateRemoteClient((_, _) => Interlocked.Increment(ref calls) % 2 == 0
+            ? Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "remote")))
+            : throw new HttpRequestException("down"));
+        HybridOptions options = FastRetries();
+        options.CircuitBreakerFailureThreshold = 2;
+        using var client = new HybridChatClient(new ScriptedLocalClient(Tok.Unsure()), remote, options, timeProvider: new ManualTimeProvider());
 
-        Assert.True(breaker.TryAcquire());
+        HybridRoute[] routes = new HybridRoute[6];
+        for (int i = 0; i < routes.Length; i++)
+        {
+            routes[i] = Decision(await client.GetResponseAsync(Question)).Route;
+        }
+
+        Assert.DoesNotContain(HybridRoute.LocalCircuitOpen, routes);
+        Assert.Equal(6, calls);
     }
 
     [Fact]
-    public void Budget_windows_slide()
+    public async Task Budget_windows_slide()
     {
         var time = new ManualTimeProvider();
-        var budget = new RemoteCallBudget(perMinute: 1, perDay: null, time);
+        var remote = DelegateRemoteClient.Answering("remote");
+        using var client = new HybridChatClient(new ScriptedLocalClient(Tok.Unsure()), remote,
+            new HybridOptions { MaxRemoteCallsPerMinute = 1 }, timeProvider: time);
 
-        Assert.True(budget.TryConsume(out _));
-        Assert.False(budget.TryConsume(out string? why));
-        Assert.Contains("per-minute", why, StringComparison.Ordinal);
+        Assert.Equal(HybridRoute.Remote, Decision(await client.GetResponseAsync(Question)).Route);
+        HybridDecision refused = Decision(await client.GetResponseAsync(Question));
+        Assert.Equal(HybridRoute.LocalBudget, refused.Route);
+        Assert.Contains("per-minute", refused.Reason, StringComparison.Ordinal);
         time.Advance(TimeSpan.FromSeconds(59));
-        Assert.False(budget.TryConsume(out _));
+        Assert.Equal(HybridRoute.LocalBudget, Decision(await client.GetResponseAsync(Question)).Route);
         time.Advance(TimeSpan.FromSeconds(1));
-        Assert.True(budget.TryConsume(out _));
+        Assert.Equal(HybridRoute.Remote, Decision(await client.GetResponseAsync(Question)).Route);
+        Assert.Equal(2, remote.Calls);
+    }
+
+    [Fact]
+    public async Task A_zero_budget_never_escalates()
+    {
+        var remote = DelegateRemoteClient.Answering("remote");
+        using var client = new HybridChatClient(new ScriptedLocalClient(Tok.Unsure()), remote, new HybridOptions { MaxRemoteCallsPerDay = 0 });
+
+        Assert.Equal(HybridRoute.LocalBudget, Decision(await client.GetResponseAsync(Question)).Route);
+        Assert.Equal(0, remote.Calls);
+    }
+
+    [Fact]
+    public async Task A_users_pipeline_replaces_the_built_one()
+    {
+        int calls = 0;
+        var remote = new DelegateRemoteClient((_, _) =>
+        {
+            Interlocked.Increment(ref calls);
+            throw new HttpRequestException("down");
+        });
+        Polly.ResiliencePipeline pipeline = new Polly.ResiliencePipelineBuilder()
+            .AddRetry(new Polly.Retry.RetryStrategyOptions { MaxRetryAttempts = 3, Delay = TimeSpan.Zero })
+            .Build();
+        using var client = new HybridChatClient(new ScriptedLocalClient(Tok.Unsure()), remote,
+            new HybridOptions { MaxRemoteRetries = 0, RemotePipeline = pipeline });
+
+        HybridDecision decision = Decision(await client.GetResponseAsync(Question));
+
+        Assert.Equal(HybridRoute.LocalFallback, decision.Route);
+        Assert.Equal(4, decision.RemoteAttempts);
+        Assert.Equal(4, calls);
     }
 }

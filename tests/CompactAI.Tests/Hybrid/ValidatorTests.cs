@@ -53,6 +53,32 @@ public class ValidatorTests
         Assert.Contains(expectedError, result.Error, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("""{"type":"string","pattern":"^a"}""", "'pattern' at #")]
+    [InlineData("""{"type":"object","properties":{"a":{"oneOf":[{"type":"string"}]}}}""", "'oneOf' at #/properties/a")]
+    [InlineData("""{"type":"array","items":{"$ref":"#/x"}}""", "'$ref' at #/items")]
+    [InlineData("""{"type":"object","additionalProperties":{"not":{}}}""", "'not' at #/additionalProperties")]
+    public void Validator_and_constraint_reject_the_same_unknown_keywords(string schema, string where)
+    {
+        var validator = Assert.Throws<NotSupportedException>(() => new JsonSchemaValidator(schema));
+        var constraint = Assert.Throws<NotSupportedException>(() => CompactAI.Sampling.Constraints.JsonConstraint.FromSchema(schema));
+
+        Assert.Contains(where, validator.Message, StringComparison.Ordinal);
+        Assert.Contains(where, constraint.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validator_accepts_every_schema_the_constraint_accepts()
+    {
+        const string schema = """{"title":"t","type":"object","required":["kind"],"properties":{"kind":{"const":"user","description":"d"},"n":{"type":"integer","minimum":1}},"additionalProperties":{"type":"string","format":"x"}}""";
+        _ = CompactAI.Sampling.Constraints.JsonConstraint.FromSchema(schema);
+        var validator = new JsonSchemaValidator(schema);
+
+        Assert.True(validator.Validate("""{"kind":"user","n":2,"other":"x"}""").IsValid);
+        Assert.Contains("is not the constant \"user\"", validator.Validate("""{"kind":"admin"}""").Error, StringComparison.Ordinal);
+        Assert.Contains("$.other: expected type", validator.Validate("""{"kind":"user","other":3}""").Error, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Regex_validator_requires_or_forbids_a_match()
     {

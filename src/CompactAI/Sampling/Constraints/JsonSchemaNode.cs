@@ -75,6 +75,13 @@ internal sealed class JsonSchemaSet
 
     private readonly List<JsonSchemaNode> _nodes = [new JsonSchemaNode { AdditionalNode = 0, ItemsNode = 0 }];
 
+    /// <summary>The supported keywords, as the message of an unsupported one lists them.</summary>
+    internal const string SupportedKeywords = "type, properties, required, additionalProperties, items, minItems, maxItems, minLength, maxLength, " +
+        "minimum/maximum (integers), enum, const.";
+
+    /// <summary>Whether a keyword is in the subset or an ignored annotation: the one keyword contract shared with the hybrid JSON validator.</summary>
+    internal static bool IsKnownKeyword(string keyword) => s_supported.Contains(keyword) || s_annotations.Contains(keyword);
+
     private JsonSchemaSet()
     {
     }
@@ -162,8 +169,7 @@ internal sealed class JsonSchemaSet
             if (!s_supported.Contains(p.Name) && !s_annotations.Contains(p.Name)) unsupported.Add($"'{p.Name}'");
         if (unsupported.Count > 0)
             throw new NotSupportedException($"JSON Schema keyword(s) {string.Join(", ", unsupported)} at {path} are not supported. " +
-                "Supported: type, properties, required, additionalProperties, items, minItems, maxItems, minLength, maxLength, " +
-                "minimum/maximum (integers), enum, const.");
+                "Supported: " + SupportedKeywords);
 
         var node = new JsonSchemaNode { AdditionalNode = 0, ItemsNode = 0 };
         int index = _nodes.Count;

@@ -8,6 +8,7 @@ namespace CompactAI.Hybrid;
 /// <param name="Signals">The signals the confidence was computed from.</param>
 /// <param name="Text">The local answer (greedy).</param>
 /// <param name="Finish">Why the answer ended.</param>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.ScorerSignals)]
 public sealed record ConfidenceReport(double Confidence, ConfidenceSignals Signals, string Text, FinishReason Finish);
 
 /// <summary>
@@ -15,6 +16,7 @@ public sealed record ConfidenceReport(double Confidence, ConfidenceSignals Signa
 /// generates a greedy answer, and combines the signals with an <see cref="IConfidenceScorer"/>. What
 /// <c>compactai confidence</c> and <c>compactai calibrate</c> run, and what calibration sets are built from.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.ScorerSignals)]
 public static class ConfidenceProbe
 {
     /// <summary>Measures <paramref name="prompt"/> on <paramref name="session"/> (whose cache it resets).</summary>

@@ -32,6 +32,7 @@ namespace CompactAI.Hybrid;
 /// (quantile, mean log-probability, margin, minimum) and never increases when a "bad" one rises (entropy, prompt
 /// perplexity). Thread-safe; immutable after construction.</para>
 /// </remarks>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.ScorerSignals)]
 public sealed class DefaultConfidenceScorer : IConfidenceScorer
 {
     private const double ProbabilityFloor = 1e-6;

@@ -1,4 +1,4 @@
-namespace CompactAI.Hybrid;
+namespace CompactAI;
 
 /// <summary>
 /// The keys under which CompactAI clients exchange evidence through <c>AdditionalProperties</c> of
@@ -37,10 +37,10 @@ public static class CompactAIPropertyNames
     /// <summary>On a <c>ChatResponse</c>: log-probabilities of each prompt token after the first, an <c>IReadOnlyList&lt;float&gt;</c>.</summary>
     public const string PromptLogProbabilities = "compactai.prompt_logprobs";
 
-    /// <summary>On <c>ChatOptions</c>: per-request routing override, <c>"local"</c>, <c>"remote"</c> or <c>"auto"</c>.</summary>
+    /// <summary>On <c>ChatOptions</c>, read by the hybrid router (package CompactAI.Hybrid): per-request routing override, <c>"local"</c>, <c>"remote"</c> or <c>"auto"</c>.</summary>
     public const string Route = "compactai.route";
 
-    /// <summary>On a <c>ChatResponse</c> or the final update of a hybrid stream: the <see cref="HybridDecision"/>.</summary>
+    /// <summary>On a <c>ChatResponse</c> or the final update of a hybrid stream: the <c>CompactAI.Hybrid.HybridDecision</c> (package CompactAI.Hybrid).</summary>
     public const string HybridDecision = "compactai.hybrid.decision";
 
     /// <summary>The <see cref="FinishReason"/> value for an answer cut at the token limit.</summary>

@@ -7,6 +7,7 @@ namespace CompactAI.Hybrid.Calibration;
 /// A fitted calibration, tied to the model it was measured on by <see cref="ModelFingerprint"/>, with the chosen
 /// threshold and the quality metrics of the fit. Round-trips through JSON (<see cref="ToJson"/> / <see cref="FromJson"/>).
 /// </summary>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.Calibration)]
 public sealed record CalibrationResult
 {
     private static readonly JsonSerializerOptions SerializerOptions = new(JsonSerializerDefaults.Web)

@@ -6,6 +6,7 @@ namespace CompactAI.Hybrid.Calibration;
 /// midpoint is used, so unseen values near the boundary split evenly; with tied confidences at the boundary the rate
 /// hit is the nearest one the ties allow.
 /// </remarks>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.Calibration)]
 public static class ThresholdFitting
 {
     /// <summary>The confidence quantile that escalates the target share of requests.</summary>

@@ -1,4 +1,4 @@
-namespace CompactAI.Hybrid;
+namespace CompactAI;
 
 /// <summary>How well the local model predicts a prompt.</summary>
 /// <param name="TokenCount">Number of scored prompt tokens (every token after the first).</param>

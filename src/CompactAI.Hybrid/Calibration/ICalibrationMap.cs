@@ -2,6 +2,7 @@ namespace CompactAI.Hybrid.Calibration;
 
 /// <summary>A fitted, monotone non-decreasing map from raw score to calibrated probability.</summary>
 /// <remarks>Immutable and thread-safe.</remarks>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.Calibration)]
 public interface ICalibrationMap
 {
     /// <summary>The method that produced the map.</summary>

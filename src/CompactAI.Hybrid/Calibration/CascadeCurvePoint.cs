@@ -6,4 +6,5 @@ namespace CompactAI.Hybrid.Calibration;
 /// <param name="GapRecovered">
 /// Performance gap recovered, <c>(Quality − local quality) / (remote quality − local quality)</c>; NaN when the models tie.
 /// </param>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.Calibration)]
 public readonly record struct CascadeCurvePoint(double EscalationRate, double Quality, double GapRecovered);

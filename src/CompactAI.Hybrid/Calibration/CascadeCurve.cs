@@ -14,6 +14,7 @@ namespace CompactAI.Hybrid.Calibration;
 /// (plus the area above 1 when some items only the local model answers correctly), so it tends to 1 when the gap is
 /// carried by few items. Ties in confidence are broken by input order.
 /// </remarks>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.Calibration)]
 public sealed class CascadeCurve
 {
     private CascadeCurve(

@@ -6,6 +6,7 @@ namespace CompactAI.Hybrid;
 /// token of a running stream. A higher value must mean "more likely correct"; calibration
 /// (<see cref="Calibration.ConfidenceCalibration"/>) maps raw scores to probabilities afterwards.
 /// </remarks>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.ScorerSignals)]
 public interface IConfidenceScorer
 {
     /// <summary>Scores the signals.</summary>

@@ -1,10 +1,10 @@
 using Microsoft.Extensions.AI;
 
-namespace CompactAI.Hybrid;
+namespace CompactAI;
 
 /// <summary>
 /// Scores how familiar a prompt is to the local model (teacher-forced log-probabilities of the prompt tokens).
-/// A local CompactAI client exposes it through <c>GetService(typeof(IPromptScorer))</c>; the hybrid router uses it
+/// A local CompactAI client exposes it through <c>GetService(typeof(IPromptScorer))</c>; the hybrid router (package CompactAI.Hybrid) uses it
 /// for the prompt-perplexity gate, which escalates before any local generation is spent.
 /// </summary>
 /// <remarks>Implementations must be safe to call concurrently with generation on the same client.</remarks>

@@ -1,6 +1,7 @@
 namespace CompactAI.Hybrid.Calibration;
 
 /// <summary>How raw confidence scores are mapped to probabilities of the local answer being correct.</summary>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.Calibration)]
 public enum CalibrationMethod
 {
     /// <summary>Platt scaling: a logistic curve <c>σ(A·s + B)</c>; two parameters, stable on small sets.</summary>

@@ -11,6 +11,7 @@ namespace CompactAI.Hybrid;
 /// default of R and NumPy): for sorted probabilities <c>x[0..n-1]</c> and level <c>q</c>, <c>h = (n-1)q</c>, and the
 /// quantile is <c>x[⌊h⌋] + (h-⌊h⌋)(x[⌊h⌋+1]-x[⌊h⌋])</c>.
 /// </remarks>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.ScorerSignals)]
 public sealed record ConfidenceSignals
 {
     /// <summary>Number of generated tokens the signals cover.</summary>

@@ -7,8 +7,14 @@ namespace CompactAI.Hybrid;
 /// Accepts an answer whose text parses as JSON (System.Text.Json) and satisfies a JSON Schema subset:
 /// <c>type</c> (a name or an array of names: object, array, string, number, integer, boolean, null),
 /// <c>properties</c>, <c>required</c>, <c>additionalProperties: false</c>, <c>enum</c>, <c>items</c>,
-/// <c>minimum</c>/<c>maximum</c>, <c>minLength</c>/<c>maxLength</c> and <c>minItems</c>/<c>maxItems</c>.
-/// Other keywords are ignored. A Markdown code fence around the JSON (```json … ```) is tolerated, because small
+/// <c>additionalProperties</c> (false or a schema), <c>minimum</c>/<c>maximum</c>, <c>minLength</c>/<c>maxLength</c>,
+/// <c>minItems</c>/<c>maxItems</c> and <c>const</c>; the annotations (<c>title</c>, <c>description</c>, <c>$schema</c>,
+/// <c>$id</c>, <c>$comment</c>, <c>default</c>, <c>examples</c>, <c>format</c>) are ignored. These are the keywords of
+/// <see cref="CompactAI.Sampling.Constraints.JsonConstraint"/>, so a schema that constrains generation also validates
+/// answers; any other keyword throws <see cref="NotSupportedException"/> naming it and where it is, as the constraint
+/// does, rather than being silently ignored. (The validator does not share the constraint's generation limits: property
+/// names that need escaping, required properties missing from <c>properties</c>, more than 64 properties or enum values,
+/// <c>minimum</c>/<c>maximum</c> on non-integers are all fine here.) A Markdown code fence around the JSON (```json … ```) is tolerated, because small
 /// models add one even when told not to.
 /// </summary>
 /// <remarks>Immutable and thread-safe.</remarks>
@@ -19,12 +25,16 @@ public sealed class JsonSchemaValidator : IResponseValidator
     /// <summary>Creates the validator from a schema document.</summary>
     /// <param name="schema">The schema; cloned, so the caller's document may be disposed.</param>
     /// <param name="name">Name recorded in decisions; defaults to <c>json-schema</c>.</param>
+    /// <exception cref="ArgumentException">The schema is not a JSON object.</exception>
+    /// <exception cref="NotSupportedException">The schema uses a keyword outside the subset; the message names it and its path.</exception>
     public JsonSchemaValidator(JsonElement schema, string? name = null)
     {
         if (schema.ValueKind != JsonValueKind.Object)
         {
             throw new ArgumentException("A schema must be a JSON object.", nameof(schema));
         }
+
+        RejectUnknownKeywords(schema, "#");
 
         _schema = schema.Clone();
         Name = name ?? "json-schema";
@@ -68,6 +78,48 @@ public sealed class JsonSchemaValidator : IResponseValidator
         {
             string? error = Check(_schema, document.RootElement, "$");
             return error is null ? ResponseValidationResult.Pass(Name) : ResponseValidationResult.Fail(Name, error);
+        }
+    }
+
+    /// <summary>Walks every subschema (properties, additionalProperties, items) and throws on the first keyword outside the subset.</summary>
+    private static void RejectUnknownKeywords(JsonElement schema, string path)
+    {
+        if (schema.ValueKind != JsonValueKind.Object)
+        {
+            return;
+        }
+
+        List<string>? unknown = null;
+        foreach (JsonProperty keyword in schema.EnumerateObject())
+        {
+            if (!CompactAI.Sampling.Constraints.JsonSchemaSet.IsKnownKeyword(keyword.Name))
+            {
+                (unknown ??= []).Add($"'{keyword.Name}'");
+            }
+        }
+
+        if (unknown is not null)
+        {
+            throw new NotSupportedException($"JSON Schema keyword(s) {string.Join(", ", unknown)} at {path} are not supported. " +
+                "Supported: " + CompactAI.Sampling.Constraints.JsonSchemaSet.SupportedKeywords);
+        }
+
+        if (schema.TryGetProperty("properties", out JsonElement properties) && properties.ValueKind == JsonValueKind.Object)
+        {
+            foreach (JsonProperty property in properties.EnumerateObject())
+            {
+                RejectUnknownKeywords(property.Value, $"{path}/properties/{property.Name}");
+            }
+        }
+
+        if (schema.TryGetProperty("additionalProperties", out JsonElement additional))
+        {
+            RejectUnknownKeywords(additional, $"{path}/additionalProperties");
+        }
+
+        if (schema.TryGetProperty("items", out JsonElement items))
+        {
+            RejectUnknownKeywords(items, $"{path}/items");
         }
     }
 
@@ -126,6 +178,11 @@ public sealed class JsonSchemaValidator : IResponseValidator
             }
         }
 
+        if (schema.TryGetProperty("const", out JsonElement constant) && !JsonElement.DeepEquals(constant, value))
+        {
+            return $"{path}: value {value.GetRawText()} is not the constant {constant.GetRawText()}";
+        }
+
         return value.ValueKind switch
         {
             JsonValueKind.Object => CheckObject(schema, value, path),
@@ -181,7 +238,8 @@ public sealed class JsonSchemaValidator : IResponseValidator
         }
 
         bool hasProperties = schema.TryGetProperty("properties", out JsonElement properties) && properties.ValueKind == JsonValueKind.Object;
-        bool closed = schema.TryGetProperty("additionalProperties", out JsonElement additional) && additional.ValueKind == JsonValueKind.False;
+        schema.TryGetProperty("additionalProperties", out JsonElement additional);
+        bool closed = additional.ValueKind == JsonValueKind.False;
         foreach (JsonProperty property in value.EnumerateObject())
         {
             if (hasProperties && properties.TryGetProperty(property.Name, out JsonElement propertySchema))
@@ -195,6 +253,10 @@ public sealed class JsonSchemaValidator : IResponseValidator
             else if (closed)
             {
                 return $"{path}: property '{property.Name}' is not allowed";
+            }
+            else if (additional.ValueKind == JsonValueKind.Object && Check(additional, property.Value, $"{path}.{property.Name}") is string extraError)
+            {
+                return extraError;
             }
         }
 

@@ -25,6 +25,7 @@ public sealed record HybridDecision
     public double Threshold { get; init; }
 
     /// <summary>The evidence behind <see cref="Confidence"/>, when a local answer was scored.</summary>
+    [System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.ScorerSignals)]
     public ConfidenceSignals? Signals { get; init; }
 
     /// <summary>Results of the validators that ran on the local answer.</summary>

@@ -12,6 +12,7 @@ public sealed class HybridOptions
     public double ConfidenceThreshold { get; set; } = 0.5;
 
     /// <summary>Turns signals into confidence. Default <see cref="DefaultConfidenceScorer.Instance"/>.</summary>
+    [System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.ScorerSignals)]
     public IConfidenceScorer Scorer { get; set; } = DefaultConfidenceScorer.Instance;
 
     /// <summary>
@@ -49,16 +50,23 @@ public sealed class HybridOptions
     /// <summary>Retries after a failed remote attempt (so attempts = retries + 1). Default 2.</summary>
     public int MaxRemoteRetries { get; set; } = 2;
 
-    /// <summary>First back-off delay; attempt <c>n</c> waits <c>base · 2ⁿ</c> capped at <see cref="RetryMaxDelay"/>, times a jitter factor in [0.5, 1). Default 200 ms.</summary>
+    /// <summary>First back-off delay; retry <c>n</c> (from 1) waits <c>base · 2ⁿ⁻¹</c> capped at <see cref="RetryMaxDelay"/>, times a jitter factor in [0.5, 1). Default 200 ms.</summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromMilliseconds(200);
 
-    /// <summary>Cap on one back-off delay. Default 5 s.</summary>
+    /// <summary>
+    /// Cap on one back-off delay. A 429/503 whose <c>Retry-After</c> (or <c>retry-after-ms</c>) asks for at most this
+    /// long is retried after the wait it asked for; one that asks for longer is not retried (the request falls back). Default 5 s.
+    /// </summary>
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Consecutive failed remote attempts that open the circuit breaker. Default 5.</summary>
+    /// <summary>
+    /// Failed remote attempts that open the circuit breaker: it opens when at least this many attempts were made in its
+    /// sampling window (one minute, or long enough for this many timed-out attempts) and none succeeded. Polly needs at
+    /// least 2, so 1 acts as 2. Default 5.
+    /// </summary>
     public int CircuitBreakerFailureThreshold { get; set; } = 5;
 
-    /// <summary>How long the breaker stays open before one trial call is let through. Default 30 s.</summary>
+    /// <summary>How long the breaker stays open before one trial call is let through (at least 0.5 s, Polly's floor). Default 30 s.</summary>
     public TimeSpan CircuitBreakerCoolDown { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Most escalations per sliding minute; beyond it requests stay local, flagged <see cref="HybridRoute.LocalBudget"/>. <see langword="null"/>: unlimited.</summary>
@@ -66,6 +74,15 @@ public sealed class HybridOptions
 
     /// <summary>Most escalations per sliding 24 hours; beyond it requests stay local, flagged <see cref="HybridRoute.LocalBudget"/>. <see langword="null"/>: unlimited.</summary>
     public int? MaxRemoteCallsPerDay { get; set; }
+
+    /// <summary>
+    /// Your own Polly pipeline for remote calls, used instead of the one built from <see cref="RemoteTimeout"/>, the
+    /// retry, breaker and budget options (which are then ignored). Each execution is one remote attempt; a
+    /// <see cref="Polly.CircuitBreaker.BrokenCircuitException"/> before any attempt is reported as
+    /// <see cref="HybridRoute.LocalCircuitOpen"/>, a <see cref="Polly.RateLimiting.RateLimiterRejectedException"/> as
+    /// <see cref="HybridRoute.LocalBudget"/>. <see langword="null"/> (default): built from the options.
+    /// </summary>
+    public Polly.ResiliencePipeline? RemotePipeline { get; set; }
 
     /// <summary>Remote price per 1,000 prompt tokens, for the cost-saved metric. Default 0.</summary>
     public double RemoteInputPricePer1KTokens { get; set; }
@@ -100,6 +117,7 @@ public sealed class HybridOptions
             CircuitBreakerCoolDown = CircuitBreakerCoolDown,
             MaxRemoteCallsPerMinute = MaxRemoteCallsPerMinute,
             MaxRemoteCallsPerDay = MaxRemoteCallsPerDay,
+            RemotePipeline = RemotePipeline,
             RemoteInputPricePer1KTokens = RemoteInputPricePer1KTokens,
             RemoteOutputPricePer1KTokens = RemoteOutputPricePer1KTokens,
             CalibratedEscalationRate = CalibratedEscalationRate,

@@ -5,6 +5,7 @@ namespace CompactAI.Hybrid.Calibration;
 /// <param name="MaxScore">Largest score pooled into the block.</param>
 /// <param name="Value">Weighted mean target of the block: the calibrated probability.</param>
 /// <param name="Weight">Total weight (item count when unweighted).</param>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.Calibration)]
 public sealed record IsotonicBlock(double MinScore, double MaxScore, double Value, double Weight);
 
 /// <summary>
@@ -13,6 +14,7 @@ public sealed record IsotonicBlock(double MinScore, double MaxScore, double Valu
 /// block's largest score to the next block's smallest; outside the fitted range it is clamped.
 /// </summary>
 /// <remarks>Immutable and thread-safe.</remarks>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.Calibration)]
 public sealed class IsotonicCalibration : ICalibrationMap
 {
     private readonly IsotonicBlock[] _blocks;

@@ -1,6 +1,7 @@
 namespace CompactAI.Hybrid.Calibration;
 
 /// <summary>How well scores separate correct from incorrect answers (AUROC) and how honest probabilities are (ECE, Brier).</summary>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.Calibration)]
 public static class CalibrationMetrics
 {
     /// <summary>

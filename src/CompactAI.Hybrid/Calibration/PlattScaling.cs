@@ -9,6 +9,7 @@ namespace CompactAI.Hybrid.Calibration;
 /// Targets use Platt's smoothing, <c>t₊ = (N₊+1)/(N₊+2)</c> for positives and <c>t₋ = 1/(N₋+2)</c> for negatives,
 /// which keeps the fit finite on perfectly separated data and vanishes as the set grows. Immutable and thread-safe.
 /// </remarks>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.Calibration)]
 public sealed class PlattScaling : ICalibrationMap
 {
     private const int MaxIterations = 100;

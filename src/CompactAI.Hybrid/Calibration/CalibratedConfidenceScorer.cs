@@ -2,6 +2,7 @@ namespace CompactAI.Hybrid.Calibration;
 
 /// <summary>A raw scorer followed by a calibration map, so the router's threshold reads as a probability of being correct.</summary>
 /// <remarks>Thread-safe when the raw scorer is.</remarks>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.Calibration)]
 public sealed class CalibratedConfidenceScorer : IConfidenceScorer
 {
     private readonly IConfidenceScorer _raw;

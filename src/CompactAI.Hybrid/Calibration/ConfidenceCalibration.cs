@@ -9,6 +9,7 @@ namespace CompactAI.Hybrid.Calibration;
 /// one free value per block, so on small sets it memorises noise). Niculescu-Mizil and Caruana (2005) found isotonic
 /// overtakes Platt somewhere between a few hundred and a thousand items; 200 is a conservative start.
 /// </remarks>
+[System.Diagnostics.CodeAnalysis.Experimental(HybridDiagnosticIds.Calibration)]
 public static class ConfidenceCalibration
 {
     /// <summary>Smallest set for which <see cref="ChooseMethod"/> picks isotonic regression.</summary>
