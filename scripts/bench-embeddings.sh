@@ -10,7 +10,7 @@ model="$root/../shared/models/all-MiniLM-L6-v2-Q8_0.gguf"
 
 echo "== CompactAI (BenchmarkDotNet, short job; mean is per sentence)"
 dotnet run -c Release --project "$root/benchmarks/CompactAI.Benchmarks" -- --filter '*EmbeddingThroughputSuite*' --job short --inProcess 2>&1 \
-  | grep -E '^\| *(Method|EmbedBatch32)' || true
+  | grep -E '\| *(Method|EmbedBatch32) *\|' || true
 
 echo "== llama.cpp (llama-server --embeddings -t 2)"
 python3 - "$bin" "$model" <<'PY'

@@ -231,6 +231,11 @@ public static class OpenAIEndpoints
             // CompactChatClient refuses, before generating, conversations that do not fit the context window (the message gives the sizes).
             await WriteErrorAsync(ctx, OpenAIException.Invalid(e.Message, "messages", "context_length_exceeded"));
         }
+        catch (EncoderOnlyModelException e) when (!ctx.Response.HasStarted)
+        {
+            // An embedding model (bert) was asked for text: only /v1/embeddings serves it.
+            await WriteErrorAsync(ctx, OpenAIException.Invalid(e.Message, "model", "model_not_supported"));
+        }
         catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
         {
             // The client went away.
