@@ -321,6 +321,11 @@ public static class OpenAIEndpoints
         {
             await RefuseAsync(ctx, logger, e, clientAborted);
         }
+        catch (EncoderOnlyModelException e) when (!ctx.Response.HasStarted)
+        {
+            // An embedding model (bert) was asked for text: only /v1/embeddings serves it.
+            await RefuseAsync(ctx, logger, OpenAIException.Invalid(e.Message, "model", "model_not_supported"), clientAborted);
+        }
         catch (OperationCanceledException) when (timeout?.IsCancellationRequested == true && !clientAborted.IsCancellationRequested)
         {
             logger.LogWarning("Request {Method} {Path} ran past the generation timeout of {Seconds} s and was cancelled", ctx.Request.Method, ctx.Request.Path, options.GenerationTimeoutSeconds);

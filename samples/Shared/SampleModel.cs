@@ -12,17 +12,21 @@ internal static class SampleModel
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
-    /// <summary>The model path from <c>--model</c>, or the default 260K TinyStories model searched from here and from the binaries upwards.</summary>
-    public static string Resolve(string[] args)
+    /// <summary>
+    /// The model path from <paramref name="option"/> (default <c>--model</c>), or <c>shared/models/<paramref name="defaultFile"/></c>
+    /// (default the 260K TinyStories model) searched from here and from the binaries upwards.
+    /// </summary>
+    public static string Resolve(string[] args, string defaultFile = "stories260K.gguf", string option = "--model")
     {
-        if (Option(args, "--model") is { } explicitPath) return explicitPath;
-        if (File.Exists(DefaultRelativePath)) return Path.GetFullPath(DefaultRelativePath);
+        if (Option(args, option) is { } explicitPath) return explicitPath;
+        string relative = "../shared/models/" + defaultFile;
+        if (File.Exists(relative)) return Path.GetFullPath(relative);
         foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
             for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
             {
-                string candidate = Path.Combine(dir.FullName, "shared", "models", "stories260K.gguf");
+                string candidate = Path.Combine(dir.FullName, "shared", "models", defaultFile);
                 if (File.Exists(candidate)) return candidate;
             }
-        throw new FileNotFoundException($"No model given and '{DefaultRelativePath}' was not found; pass --model PATH.");
+        throw new FileNotFoundException($"No model given and '{relative}' was not found; pass {option} PATH.");
     }
 }

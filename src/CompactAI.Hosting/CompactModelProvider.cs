@@ -133,6 +133,16 @@ public sealed partial class CompactModelProvider : IDisposable
 
             // Warm-up: one forward pass on the pooled session touches every weight page and allocates the first KV cache.
             clock.Restart();
+            if (model.Config.IsEncoder)
+            {
+                // An embedding model (bert) has no sessions: warm up with one embedding instead.
+                using var embedder = new CompactAI.Chat.CompactEmbeddingGenerator(model);
+                await embedder.GenerateAsync(["warm-up"]).ConfigureAwait(false);
+                progress?.Report(1f);
+                LogLoaded(_logger, path, file.Length / (1024.0 * 1024.0), model.Config.Architecture, model.Config.BlockCount,
+                    loadTime.TotalMilliseconds, clock.Elapsed.TotalMilliseconds, 0, model.Config.ContextLength, model.Options.MaxParallelSequences);
+                return model;
+            }
             int[] first = [model.Tokenizer.BosToken >= 0 ? model.Tokenizer.BosToken : 0];
             long kvBytes;
             using (var lease = await model.Sessions.RentAsync(first, cancellationToken).ConfigureAwait(false))

@@ -41,6 +41,8 @@ public sealed class CompactModel : IDisposable
         if (Config.IsEncoder)
         {
             // Encoders run on the CPU engine's matmuls through their own forward pass (BertEncoder); no sessions, no device.
+            if (options.Backend == ComputeBackend.Cuda)
+                throw new BackendUnavailableException(ComputeBackend.Cuda, $"encoder models ({Config.Architecture}) run on the CPU only");
             var encoderWeights = BertWeights.Load(file, Config);
             int encoderThreads = options.Threads ?? Environment.ProcessorCount;
             int maxTokens = Math.Max(Config.ContextLength, Math.Min(options.BatchSize, 4096));

@@ -32,6 +32,10 @@ public sealed class BertEmbeddingTests(MiniLMFixture fixture) : IClassFixture<Mi
         Assert.Equal((384, 6, 12, 1536, 512), (c.EmbeddingLength, c.BlockCount, c.HeadCount, c.FeedForwardLength, c.ContextLength));
         Assert.Equal(1e-12f, c.LayerNormEpsilon, 1e-18f);
         Assert.Contains("bert", CompactModel.SupportedArchitectures);
+        Assert.Equal(ComputeBackend.Cpu, Model.Backend);
+        Assert.Contains("encoder models run on the CPU", Model.BackendDescription);
+        var e = Assert.Throws<BackendUnavailableException>(() => CompactModel.Load(MiniLMGoldens.ModelPath, new CompactModelOptions { Backend = ComputeBackend.Cuda }));
+        Assert.Contains("CPU only", e.Message);
     }
 
     [Theory]
