@@ -195,7 +195,9 @@ public sealed record ChatFeatures
             ? (object)new { index = firstIndex + i, id = c.CallId, type = "function", function = new { name = c.Name, arguments = ArgumentsJson(c) } }
             : new { id = c.CallId, type = "function", function = new { name = c.Name, arguments = ArgumentsJson(c) } }).ToArray();
 
-    private static string ArgumentsJson(FunctionCallContent c) => JsonSerializer.Serialize(c.Arguments ?? new Dictionary<string, object?>(), AIJsonUtilities.DefaultOptions);
+    private static readonly JsonSerializerOptions s_compact = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+
+    private static string ArgumentsJson(FunctionCallContent c) => JsonSerializer.Serialize(c.Arguments ?? new Dictionary<string, object?>(), s_compact);
 
     /// <summary>Chat log-probabilities: <c>{"content":[{"token","logprob","bytes","top_logprobs":[…]}],"refusal":null}</c>.</summary>
     public static object ChatLogProbs(IEnumerable<GeneratedToken> tokens, ModelTokenizer tokenizer, int top) => new

@@ -21,6 +21,13 @@ namespace CompactAI.Chat;
 /// to a document the schema accepts (<see cref="JsonConstraint.FromSchema(System.Text.Json.JsonElement)"/>; an unsupported
 /// keyword throws <see cref="NotSupportedException"/>). An answer cut by the token limit finishes with
 /// <see cref="ChatFinishReason.Length"/>.
+/// <para><c>AdditionalProperties["top_logprobs"]</c> (<see cref="CompactAIPropertyNames.TopLogProbs"/>, 0–20) adds the most likely
+/// alternatives to each token (<see cref="GeneratedToken.TopLogProbabilities"/>).</para>
+/// <para>Tools: <c>ChatOptions.Tools</c> are rendered through the chat template's <c>tools</c> variable (see <see cref="SupportsTools"/>),
+/// <see cref="FunctionCallContent"/> / <see cref="FunctionResultContent"/> as <c>tool_calls</c> and <c>tool</c> messages; calls in
+/// the answer (Hermes/Qwen, Llama 3.x, Mistral or plain JSON) come back as <see cref="FunctionCallContent"/> with
+/// <see cref="ChatFinishReason.ToolCalls"/>. <see cref="ChatToolMode.RequireAny"/> or a named function constrains decoding to one
+/// valid call whose arguments satisfy the function's schema.</para>
 /// </remarks>
 public sealed class CompactChatClient : IChatClient, IPromptScorer
 {

@@ -13,7 +13,7 @@ namespace CompactAI.Chat;
 /// </summary>
 internal static partial class ToolCalling
 {
-    private static readonly JsonSerializerOptions s_json = AIJsonUtilities.DefaultOptions;
+    private static readonly JsonSerializerOptions s_json = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
 
     /// <summary>The conversation as template messages: tool calls under <c>tool_calls</c>, results as <c>tool</c> messages.</summary>
     public static List<object?> Messages(IReadOnlyList<ChatMessage> messages)

@@ -115,6 +115,7 @@ public sealed class OpenAIToolServerTests(ToolServerFixture tools, CompactAIServ
         Assert.Equal("get_weather", call.FunctionName);
         Assert.False(string.IsNullOrEmpty(call.Id));
         AssertWeatherArguments(call.FunctionArguments.ToString());
+        Assert.DoesNotContain("\n", call.FunctionArguments.ToString(), StringComparison.Ordinal); // compact, as OpenAI sends them
 
         // The call and its result go back in; the answer is 200 with text.
         ChatCompletion next = await ToolChat().CompleteChatAsync(
