@@ -30,11 +30,24 @@ public sealed class OpenAIServerOptions
     /// </summary>
     public int MaxQueuedRequests { get; set; } = 64;
 
-    /// <summary>The problems with these values, if any (negative limits).</summary>
+    private const int MaxTimeoutSeconds = int.MaxValue / 1000; // a timer's longest delay, about 24 days
+
+    /// <summary>The problems with these values, if any (negative or out-of-range limits).</summary>
     internal IEnumerable<string> Problems()
     {
         if (MaxRequestBodyBytes < 1) yield return $"{nameof(MaxRequestBodyBytes)} must be positive (got {MaxRequestBodyBytes}).";
-        if (GenerationTimeoutSeconds < 0) yield return $"{nameof(GenerationTimeoutSeconds)} (--timeout) must be 0 or more (got {GenerationTimeoutSeconds}).";
+        if (GenerationTimeoutSeconds is < 0 or > MaxTimeoutSeconds)
+            yield return $"{nameof(GenerationTimeoutSeconds)} (--timeout) must be from 0 to {MaxTimeoutSeconds} (got {GenerationTimeoutSeconds}).";
         if (MaxQueuedRequests < 0) yield return $"{nameof(MaxQueuedRequests)} (--max-queue) must be 0 or more (got {MaxQueuedRequests}).";
+    }
+}
+
+/// <summary>Refuses <see cref="OpenAIServerOptions"/> with negative or out-of-range limits, naming each field.</summary>
+internal sealed class OpenAIServerOptionsValidator : Microsoft.Extensions.Options.IValidateOptions<OpenAIServerOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, OpenAIServerOptions options)
+    {
+        var problems = options.Problems().ToList();
+        return problems.Count == 0 ? Microsoft.Extensions.Options.ValidateOptionsResult.Success : Microsoft.Extensions.Options.ValidateOptionsResult.Fail(problems);
     }
 }

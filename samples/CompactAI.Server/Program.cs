@@ -24,8 +24,8 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"])) builder.WebHost.UseUrls
 // No UseLogging in the chat pipeline: it logs every exception at Error, refusals included (a conversation longer than
 // the context); the endpoints log refusals as client errors and failures at Error themselves.
 builder.Services.AddCompactAI(builder.Configuration.GetSection(CompactAIOptions.SectionName));
-builder.Services.AddOptions<OpenAIServerOptions>().Bind(builder.Configuration.GetSection(OpenAIServerOptions.SectionName))
-    .Validate(o => !o.Problems().Any(), "invalid Server options: negative limits (see --timeout, --max-queue)").ValidateOnStart();
+builder.Services.AddOptions<OpenAIServerOptions>().Bind(builder.Configuration.GetSection(OpenAIServerOptions.SectionName)).ValidateOnStart();
+builder.Services.AddSingleton<IValidateOptions<OpenAIServerOptions>, OpenAIServerOptionsValidator>();
 
 var app = builder.Build();
 OpenAIEndpoints.Map(app);

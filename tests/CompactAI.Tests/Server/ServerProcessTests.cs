@@ -48,6 +48,20 @@ public sealed partial class ServerProcessTests
         Assert.Contains("ModelPath", await stderr);
     }
 
+    [Theory]
+    [InlineData("--timeout", "-1", "GenerationTimeoutSeconds")]
+    [InlineData("--max-queue", "-5", "MaxQueuedRequests")]
+    public async Task NegativeLimit_ExitsWith2_NamingTheField(string flag, string value, string field)
+    {
+        using var process = Start("--model", TestData.Stories260K, "--urls", "http://127.0.0.1:0", flag, value);
+        var stderr = process.StandardError.ReadToEndAsync();
+        _ = process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains(field, await stderr);
+    }
+
     private static Process Start(params string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = AppContext.BaseDirectory };
