@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Speed of CompactAI against llama.cpp's llama-bench on the same GGUF files, same machine, same thread count:
-# pp = prompt tokens/s processed in one batch, tg = generated tokens/s (one token per step), both llama-bench's
-# definitions. Runs are interleaved per model (llama.cpp, CompactAI, llama.cpp, CompactAI, ...) so that machine drift
-# hits both alike. Also reports CompactAI's peak RSS against file + KV cache + 100 MB, and the decode ceiling
+# Speed of CompactAI against llama.cpp's llama-bench and against LLamaSharp 0.30.0 (llama.cpp in .NET, the peer a .NET
+# developer would pick; benchmarks/LLamaSharpBench) on the same GGUF files, same machine, same thread count:
+# pp = prompt tokens/s processed in one batch, tg = exactly N single-token decodes (no sampling), all three with
+# llama-bench's definitions; load = model load to a ready context (LLamaSharp and CompactAI). Runs are interleaved per
+# model (llama.cpp, LLamaSharp, CompactAI, llama.cpp, ...) so that machine drift hits all alike. Also reports CompactAI's peak RSS against file + KV cache + 100 MB, and the decode ceiling
 # (memory bandwidth / bytes read per token, taken as the file size).
 #
 # Usage:  scripts/bench-vs-llama.sh [--quick] [--reps N] [--rounds N] [--models LIST] [--threads N]
@@ -83,6 +84,10 @@ llama_commit="$(git -C "$llama_dir" rev-parse --short HEAD 2>/dev/null || echo u
 echo "== building the CompactAI CLI (Release)" >&2
 dotnet build "$repo_root/src/CompactAI.Cli/CompactAI.Cli.csproj" -c Release -nologo -v quiet >&2 \
   || die "dotnet build of src/CompactAI.Cli failed"
+echo "== building the LLamaSharp peer (Release)" >&2
+dotnet build "$repo_root/benchmarks/LLamaSharpBench/LLamaSharpBench.csproj" -c Release -nologo -v quiet >&2 \
+  || die "dotnet build of benchmarks/LLamaSharpBench failed"
+peer=(dotnet "$repo_root/benchmarks/LLamaSharpBench/bin/Release/net10.0/LLamaSharpBench.dll")
 cli_dir="$repo_root/src/CompactAI.Cli/bin/Release/net10.0"
 if [[ -x "$cli_dir/CompactAI.Cli" ]]; then cli=("$cli_dir/CompactAI.Cli"); else cli=(dotnet "$cli_dir/CompactAI.Cli.dll"); fi
 [[ -f "$cli_dir/CompactAI.Cli.dll" ]] || die "the CLI build produced no $cli_dir/CompactAI.Cli.dll"
@@ -227,6 +232,11 @@ for i in "${!files[@]}"; do
         >"$out_dir/$n.llama.$r.json" 2>"$out_dir/$n.llama.$r.log"; then
       echo "   llama-bench failed: see $out_dir/$n.llama.$r.log" >&2; failures=$((failures + 1))
     fi
+    echo "== $n round $r/$rounds: LLamaSharp" >&2
+    if ! "${peer[@]}" --model "$f" --threads "$threads" --prompt-tokens "$pp" --gen-tokens "$tg" --repetitions "$reps" \
+        >"$out_dir/$n.peer.$r.txt" 2>"$out_dir/$n.peer.$r.log"; then
+      echo "   LLamaSharp bench failed: see $out_dir/$n.peer.$r.log" >&2; failures=$((failures + 1))
+    fi
     echo "== $n round $r/$rounds: compactai bench" >&2
     if ! run_with_peak_rss "$out_dir/$n.ours.$r.rss" "$out_dir/$n.ours.$r.txt" "$out_dir/$n.ours.$r.log" \
         "${cli[@]}" bench --model "$f" --threads "$threads" --prompt-tokens "$pp" --gen-tokens "$tg" --repetitions "$reps" --json; then
@@ -262,20 +272,32 @@ def llama(name, r):
     g = [x["avg_ts"] for x in rows if x.get("n_gen", 0) > 0 and x.get("n_prompt", 0) == 0]
     return (p[0] if p else None), (g[0] if g else None)
 
+def json_line(path):
+    try:
+        with open(path) as fh:
+            lines = [l for l in fh.read().splitlines() if l.startswith("{")]
+        return json.loads(lines[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+def peer(name, r):
+    j = json_line(f"{out_dir}/{name}.peer.{r}.txt")
+    return (None, None, None, None) if j is None else (j.get("pp_tok_s"), j.get("tg_tok_s"), j.get("load_ms"), j.get("variant"))
+
 def ours(name, r):
     try:
         with open(f"{out_dir}/{name}.ours.{r}.txt") as fh:
             lines = [l for l in fh.read().splitlines() if l.startswith("{")]
         j = json.loads(lines[-1])
-        pps, tgs = j["pp_tok_s"], j["tg_tok_s"]
+        pps, tgs, load = j["pp_tok_s"], j["tg_tok_s"], j["load_ms"]
     except (OSError, ValueError, IndexError, KeyError):
-        pps = tgs = None
+        pps = tgs = load = None
     try:
         with open(f"{out_dir}/{name}.ours.{r}.rss") as fh:
             rss = int(fh.read().strip()) * 1024
     except (OSError, ValueError):
         rss = None
-    return pps, tgs, rss
+    return pps, tgs, rss, load
 
 def kv_bytes(name):
     # F32 K and V per layer and KV head, for the context compactai bench allocates (pp + tg + 8 positions).
@@ -295,25 +317,32 @@ def fmt(x, d=1):
 def ratio(a, b):
     return "n/a" if a is None or b is None or b == 0 else f"{a / b:.2f}"
 
-hdr = ["model", "file MB", f"llama pp{pp}", f"llama tg{tg}", f"ours pp{pp}", f"ours tg{tg}", "pp ratio", "tg ratio",
+hdr = ["model", "file MB", f"llama pp{pp}", f"llama tg{tg}", f"LLamaSharp pp{pp}", f"LLamaSharp tg{tg}", "LLamaSharp load ms",
+       f"ours pp{pp}", f"ours tg{tg}", "ours load ms", "pp ratio", "tg ratio", "pp vs LS", "tg vs LS", "load vs LS",
        "tg ceiling", "tg % ceil", "peak RSS MB", "RSS budget MB", "RSS"]
+variants = set()
 table = []
 for name, path in zip(names, files):
     size = os.path.getsize(path)
-    lp, lg, op, og, rs = [], [], [], [], []
+    lp, lg, op, og, rs, sp, sg, sl, ol = [], [], [], [], [], [], [], [], []
     for r in range(1, rounds + 1):
         a, b = llama(name, r)
-        c, d, e = ours(name, r)
-        for lst, v in ((lp, a), (lg, b), (op, c), (og, d), (rs, e)):
+        c, d, e, f = ours(name, r)
+        g, h, k, v = peer(name, r)
+        if v:
+            variants.add(v)
+        for lst, v in ((lp, a), (lg, b), (op, c), (og, d), (rs, e), (ol, f), (sp, g), (sg, h), (sl, k)):
             if v is not None:
                 lst.append(v)
     lpp, ltg, opp, otg = mean(lp), mean(lg), mean(op), mean(og)
+    spp, stg, sload, oload = mean(sp), mean(sg), mean(sl), mean(ol)
     rss = max(rs) if rs else None
     kv = kv_bytes(name)
     budget = size + kv + 100e6 if kv is not None else None
     ceiling = bandwidth * 1e9 / size
     verdict = "n/a" if rss is None or budget is None else ("ok" if rss <= budget else "OVER")
-    table.append([name, fmt(size / 1e6), fmt(lpp), fmt(ltg), fmt(opp), fmt(otg), ratio(opp, lpp), ratio(otg, ltg),
+    table.append([name, fmt(size / 1e6), fmt(lpp), fmt(ltg), fmt(spp), fmt(stg), fmt(sload), fmt(opp), fmt(otg), fmt(oload),
+                  ratio(opp, lpp), ratio(otg, ltg), ratio(opp, spp), ratio(otg, stg), ratio(sload, oload),
                   fmt(ceiling), "n/a" if otg is None else f"{100 * otg / ceiling:.0f}%",
                   fmt(None if rss is None else rss / 1e6), fmt(None if budget is None else budget / 1e6), verdict])
 widths = [max(len(str(row[i])) for row in [hdr] + table) for i in range(len(hdr))]
@@ -323,7 +352,10 @@ print(line(hdr))
 print("|" + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|")
 for row in table:
     print(line(row))
-print(f"tokens/s; ratio = CompactAI / llama.cpp (same run, interleaved); tg ceiling = {bandwidth:g} GB/s / file bytes;"
+print(f"tokens/s (CompactAI and LLamaSharp: medians over the repetitions; llama-bench: its mean); ratio = CompactAI / llama.cpp,"
+      f" vs LS = CompactAI / LLamaSharp (load: LLamaSharp ms / CompactAI ms), same run, interleaved;"
+      f" LLamaSharp CPU build: {', '.join(sorted(variants)) or 'n/a'};")
+print(f"tg ceiling = {bandwidth:g} GB/s / file bytes;"
       f" RSS budget = file + F32 KV cache ({pp}+{tg}+8 positions) + 100 MB")
 PY
   echo "raw results: $out_dir"
