@@ -35,8 +35,8 @@ public sealed record ChatFeatures
         if (logProbs)
         {
             options.AdditionalProperties ??= [];
-            options.AdditionalProperties[Hybrid.CompactAIPropertyNames.LogProbs] = true;
-            options.AdditionalProperties[Hybrid.CompactAIPropertyNames.TopLogProbs] = top;
+            options.AdditionalProperties[CompactAIPropertyNames.LogProbs] = true;
+            options.AdditionalProperties[CompactAIPropertyNames.TopLogProbs] = top;
         }
         var tools = Tools(root);
         if (tools.Count > 0) options.Tools = [.. tools];

@@ -3,7 +3,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using CompactAI.Hosting;
-using CompactAI.Hybrid;
 using CompactAI.Inference;
 using CompactAI.Sampling;
 using Microsoft.AspNetCore.Http.Features;

@@ -138,9 +138,11 @@ public sealed partial class CompactModelProvider : IDisposable
                 // An embedding model (bert) has no sessions: warm up with one embedding instead.
                 using var embedder = new CompactAI.Chat.CompactEmbeddingGenerator(model);
                 await embedder.GenerateAsync(["warm-up"]).ConfigureAwait(false);
-                progress?.Report(1f);
-                LogLoaded(_logger, path, file.Length / (1024.0 * 1024.0), model.Config.Architecture, model.Config.BlockCount,
-                    loadTime.TotalMilliseconds, clock.Elapsed.TotalMilliseconds, 0, model.Config.ContextLength, model.Options.MaxParallelSequences);
+                _progress = 1f;
+                report?.Report(1f);
+                LogLoaded(_logger, Name, path, file.Length / (1024.0 * 1024.0), model.Config.Architecture, model.Config.BlockCount,
+                    loadTime.TotalMilliseconds, clock.Elapsed.TotalMilliseconds, 0, model.Config.ContextLength, model.Options.MaxParallelSequences,
+                    model.BackendDescription);
                 return model;
             }
             int[] first = [model.Tokenizer.BosToken >= 0 ? model.Tokenizer.BosToken : 0];

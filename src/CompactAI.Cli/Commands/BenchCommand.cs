@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using CompactAI.Inference;
+using CompactAI.Sampling;
 
 namespace CompactAI.Cli.Commands;
 

@@ -25,8 +25,8 @@ public sealed class EmbeddingServerTests
         builder.Services.AddCompactAI(o =>
         {
             o.ModelPath = MiniLMGoldens.ModelPath;
-            o.ModelId = "minilm";
-            o.Threads = 2;
+            o.Chat = new() { ModelId = "minilm" };
+            o.Model = new() { Threads = 2 };
         });
         await using var app = builder.Build();
         OpenAIEndpoints.Map(app);
