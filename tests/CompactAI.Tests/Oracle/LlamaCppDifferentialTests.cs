@@ -47,6 +47,9 @@ public sealed class LlamaCppDifferentialTests(OracleModels models, ITestOutputHe
         ["small-llama/BF16"] = (3.9e-3, 1e-2),
         ["small-llama/Q8_0"] = (1.1e-2, 2.5e-2),
         ["small-llama/Q4_1"] = (8.7e-3, 2.5e-2),
+        // Since the Q4_0/Q5_0/Q8_0 tiles sum blocks in one fixed order for every batch shape (batch invariance), Q4_0
+        // shows the same prompt-dependent pattern (9e-8 on one prompt, 8.5e-3 on another); greedy tokens still agree.
+        ["small-llama/Q4_0"] = (8.5e-3, 2.5e-2),
         ["small-llama/Q2_K"] = (1.1e-2, 2.5e-2),
         ["small-llama/Q5_K_M"] = (1.4e-2, 2.5e-2),
         ["tiny-gemma3/Q8_0"] = (9.2e-3, 2.5e-2),
