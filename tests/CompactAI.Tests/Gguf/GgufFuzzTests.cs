@@ -46,6 +46,9 @@ public class GgufFuzzTests
         if (error is not null and not GgufFormatException)
             throw new Xunit.Sdk.XunitException($"{what}: {error.GetType().Name} escaped: {error}");
         long bound = 64 * 1024 + 8L * input.Length;
+        // A one-off allocation of the runtime (the first throw through a new path, lazily loaded resources) is not the
+        // parser's: the least of two parses of the same input is what the parser allocates every time.
+        if (allocated >= bound) allocated = Math.Min(allocated, Parse(input).Allocated);
         Assert.True(allocated < bound, $"{what}: parsing {input.Length} bytes allocated {allocated} (bound {bound}); outcome: {error?.Message ?? "accepted"}");
     }
 
