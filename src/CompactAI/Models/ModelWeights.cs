@@ -130,7 +130,6 @@ internal sealed unsafe class ModelWeights : IDisposable
     {
         int total = Math.Max(1, Layers.Length - firstLayer), done = 0;
         var reportLock = new Lock();
-        int reported = 0;
         // Layers in parallel: the copy is bound by reading the file's pages (about 1 GB/s per core from the page cache).
         Parallel.For(firstLayer, Layers.Length, new ParallelOptions { CancellationToken = cancellationToken }, i =>
         {
@@ -142,13 +141,10 @@ internal sealed unsafe class ModelWeights : IDisposable
                 Up = Interleave(file, l.Up)!.Value, Down = Interleave(file, l.Down)!.Value,
             };
             if (progress is null) return;
-            int n = Interlocked.Increment(ref done);
             lock (reportLock)
             {
-                // Reported in order, so the values a caller sees never go down.
-                if (n <= reported) return;
-                reported = n;
-                progress((float)n / total);
+                // Counted and reported under one lock: one report per layer, and the values a caller sees never go down.
+                progress((float)++done / total);
             }
         });
         if (output && Output.Data != TokenEmbedding.Data) Output = Interleave(file, Output)!.Value;
