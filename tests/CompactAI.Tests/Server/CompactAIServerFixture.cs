@@ -58,10 +58,7 @@ public sealed class CompactAIServerFixture : IAsyncLifetime
             o.MaxRequestBodyBytes = MaxBodyBytes;
         });
         _app = builder.Build();
-        OpenAIEndpoints.Map(_app);
-        await _app.StartAsync();
-        string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        BaseAddress = new Uri(address.TrimEnd('/') + "/");
+        BaseAddress = await LoopbackServer.StartAsync(_app);
 
         _localModel = await CompactModel.LoadAsync(TestData.Stories260K, new CompactModelOptions { Threads = 1, MaxParallelSequences = 1 });
         LocalChat = new CompactChatClient(_localModel, new CompactChatClientOptions { ModelId = ModelId });
@@ -70,11 +67,7 @@ public sealed class CompactAIServerFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Http.Dispose();
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
+        await LoopbackServer.StopAsync(_app);
         _localModel?.Dispose();
     }
 }

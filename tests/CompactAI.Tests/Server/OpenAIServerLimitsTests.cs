@@ -59,20 +59,13 @@ public sealed class LimitedServerFixture : IAsyncLifetime
             o.MaxQueuedRequests = 1;
         });
         _app = builder.Build();
-        OpenAIEndpoints.Map(_app);
-        await _app.StartAsync();
-        string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        BaseAddress = new Uri(address.TrimEnd('/') + "/");
+        BaseAddress = await LoopbackServer.StartAsync(_app);
     }
 
     public async Task DisposeAsync()
     {
         Http.Dispose();
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
+        await LoopbackServer.StopAsync(_app);
     }
 
     private sealed class CapturingLoggerProvider(ConcurrentQueue<(string, LogLevel, Exception?, string)> log) : ILoggerProvider

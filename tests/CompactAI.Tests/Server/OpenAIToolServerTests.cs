@@ -54,20 +54,13 @@ public sealed class ToolServerFixture : IAsyncLifetime
             new CompactChatClientOptions { ModelId = CompactAIServerFixture.ModelId, ChatTemplate = ToolCallingTests.HermesTemplate }));
         builder.Services.Configure<OpenAIServerOptions>(o => o.ApiKey = CompactAIServerFixture.ApiKey);
         _app = builder.Build();
-        OpenAIEndpoints.Map(_app);
-        await _app.StartAsync();
-        string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        BaseAddress = new Uri(address.TrimEnd('/') + "/");
+        BaseAddress = await LoopbackServer.StartAsync(_app);
     }
 
     public async Task DisposeAsync()
     {
         Http.Dispose();
-        if (_app is not null)
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
+        await LoopbackServer.StopAsync(_app);
     }
 }
 
