@@ -31,11 +31,13 @@ public ref struct SamplerCandidates
     /// </summary>
     /// <exception cref="ArgumentException">The lengths differ.</exception>
     public SamplerCandidates(Span<float> logits, Span<int> ids, Span<float> probabilities, ReadOnlySpan<int> history)
-        : this(logits, ids, probabilities, history, int.MaxValue, idsFilled: false)
+        : this(logits, SameLength(logits, ids, probabilities), probabilities, history, int.MaxValue, idsFilled: false)
     {
-        if (ids.Length != logits.Length || probabilities.Length != logits.Length)
-            throw new ArgumentException($"ids ({ids.Length}), logits ({logits.Length}) and probabilities ({probabilities.Length}) must have the same length.", nameof(ids));
     }
+
+    private static Span<int> SameLength(Span<float> logits, Span<int> ids, Span<float> probabilities) =>
+        ids.Length == logits.Length && probabilities.Length == logits.Length ? ids
+            : throw new ArgumentException($"ids ({ids.Length}), logits ({logits.Length}) and probabilities ({probabilities.Length}) must have the same length.", nameof(ids));
 
     /// <summary>The chain's constructor: <paramref name="ids"/> already hold 0, 1, … when <paramref name="idsFilled"/>.</summary>
     internal SamplerCandidates(Span<float> logits, Span<int> ids, Span<float> probabilities, ReadOnlySpan<int> history, int tokensLeft, bool idsFilled)
