@@ -118,25 +118,27 @@ internal sealed class Generation : ScheduledWork
     {
         if (_generated >= _o.MaxTokens) { Complete(FinishReason.MaxTokens); return; }
         var seq = Sequence;
-        int id = _sampler.Sample(seq.Logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.Tokens),
-            out float logProb, out float entropy, out float top1, out float top2,
+        var pick = _sampler.Next(seq.Logits, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(seq.Tokens),
             tokensLeft: Math.Min(_o.MaxTokens - _generated, seq.ContextSize - seq.Tokens.Count + 1));
+        int id = pick.Id;
         if (id < 0)
         {
             // The constraint allows nothing: either its output is complete and the vocabulary has no end token, or it cannot be continued.
-            if (_constraint!.IsComplete) { Complete(FinishReason.EndOfSequence); return; }
-            throw new InvalidOperationException("The generation constraint allows no token of this vocabulary here; the output cannot be completed.");
+            if (_constraint is { IsComplete: true }) { Complete(FinishReason.EndOfSequence); return; }
+            throw new InvalidOperationException(_constraint is null
+                ? "A custom sampler step left no candidate token."
+                : "The generation constraint allows no token of this vocabulary here; the output cannot be completed.");
         }
         if (_tokenizer.IsEndOfGeneration(id) && (!_o.IgnoreEndOfSequence || _constraint is { IsComplete: true }))
         {
             Complete(FinishReason.EndOfSequence);
             return;
         }
-        _constraint?.Accept(id);
+        _sampler.Accept(id); // every step, the constraint included, advances over the token the sequence takes
         _generated++;
-        var token = new GeneratedToken(id, _decoder.Add(id), logProb, entropy, top1, top2);
+        var token = new GeneratedToken(id, _decoder.Add(id), pick.LogProbability, pick.Entropy, pick.Top1Probability, pick.Top2Probability);
         if (_o.TopLogProbabilities > 0)
-            token = token with { TopLogProbabilities = Sampler.TopLogProbabilities(seq.Logits, seq.Logits[id] - logProb, _o.TopLogProbabilities) };
+            token = token with { TopLogProbabilities = Sampler.TopLogProbabilities(seq.Logits, seq.Logits[id] - pick.LogProbability, _o.TopLogProbabilities) };
         if (Offer(token)) return;
         if (_constraint is { RequiresEnd: true }) { Complete(FinishReason.EndOfSequence); return; }
         if (_generated >= _o.MaxTokens) { Complete(FinishReason.MaxTokens); return; }

@@ -1,31 +1,34 @@
 using System.Numerics.Tensors;
 using CompactAI.Inference;
 using CompactAI.Sampling.Constraints;
+using CompactAI.Sampling.Steps;
 
 namespace CompactAI.Sampling;
 
 /// <summary>
-/// Chooses the next token from the logits, and reports the model's own distribution (softmax at temperature 1, before
-/// any truncation) for confidence scoring. All buffers are allocated once per vocabulary; <see cref="Sample"/> allocates nothing.
+/// The sampler chain of one generation: chooses the next token from the logits through a list of <see cref="ISamplerStep"/>s,
+/// and reports the model's own distribution (softmax at temperature 1, before any step) for confidence scoring. All
+/// buffers are allocated once per vocabulary; <see cref="Next"/> allocates nothing.
 /// </summary>
 /// <remarks>
-/// The chain: logit bias → constraint mask (tokens that would break a <see cref="IGenerationConstraint"/> get −∞) →
-/// penalties → greedy or top-k/top-p/min-p/temperature/draw. The evidence reported for confidence (log-probability,
-/// entropy, top-1/top-2) is computed from the raw logits, before the mask: confidence must measure the model, not the
-/// grammar. A mask that leaves one allowed token would otherwise report certainty the model never had, and a low raw
-/// probability for a forced token is exactly the signal that the model is out of its depth.
-/// Not thread-safe: one per generation stream.
+/// The chain (llama.cpp's order for the steps both have): logit bias → constraint mask (tokens that would break a
+/// <see cref="IGenerationConstraint"/> get −∞) → penalties → the user's <see cref="SamplerStage.AfterPenalties"/> steps →
+/// top-k (sorts, softmax at temperature 1) → top-p → min-p → the user's <see cref="SamplerStage.AfterTruncation"/> steps →
+/// temperature → seeded draw. Greedy (temperature ≤ 0) ends with the argmax instead, without top-p and min-p, and without
+/// top-k too unless there are <see cref="SamplerStage.AfterTruncation"/> steps (it never changes the argmax).
+/// The evidence reported for confidence (log-probability, entropy, top-1/top-2) is computed from the raw logits, before the
+/// mask: confidence must measure the model, not the grammar. A mask that leaves one allowed token would otherwise report
+/// certainty the model never had, and a low raw probability for a forced token is exactly the signal that the model is out
+/// of its depth. Not thread-safe: one per generation stream.
 /// </remarks>
 internal sealed class Sampler
 {
-    private readonly SamplingOptions _o;
-    private readonly float[] _logits;       // working copy
+    private readonly float[] _logits;       // working copy: the candidates' logits
     private readonly int[] _ids;            // candidate ids
-    private readonly float[] _values;       // candidate logits, then probabilities
+    private readonly float[] _values;       // candidate probabilities (and the evidence's scratch)
     private readonly float[] _expScratch;   // exp(z − max) for the evidence
-    private readonly Dictionary<int, int> _counts = new();
-    private readonly IGenerationConstraintState? _constraint;
-    private ulong _rng;
+    private readonly Buffers _buffers;
+    private readonly ISamplerStep[] _steps; // the whole chain, the pick last
 
     /// <summary>
     /// The vocabulary-sized working arrays of a sampler: four large-object-heap arrays (2 MB for a 128K vocabulary), which a
@@ -37,6 +40,9 @@ internal sealed class Sampler
         public readonly int[] Ids = new int[vocabularySize];
         public readonly float[] Values = new float[vocabularySize];
         public readonly float[] Exp = new float[vocabularySize];
+
+        /// <summary>True while <see cref="Ids"/> hold 0, 1, … (the last token left the candidates in vocabulary order).</summary>
+        public bool IdsInOrder;
     }
 
     public Sampler(SamplingOptions options, int vocabularySize, IGenerationConstraintState? constraint = null)
@@ -47,59 +53,97 @@ internal sealed class Sampler
     /// <summary>A sampler working in <paramref name="buffers"/>, which it owns until the generation ends (one sampler at a time).</summary>
     public Sampler(SamplingOptions options, Buffers buffers, IGenerationConstraintState? constraint = null)
     {
-        _constraint = constraint;
         options.Validate();
-        _o = options;
+        _buffers = buffers;
         _logits = buffers.Logits;
         _ids = buffers.Ids;
         _values = buffers.Values;
         _expScratch = buffers.Exp;
         ulong seed = options.Seed ?? (ulong)Random.Shared.NextInt64();
-        _rng = seed ^ 0x9E3779B97F4A7C15UL;
-        if (_rng == 0) _rng = 1;
+        _steps = Chain(options, constraint, seed);
+        Reset();
+    }
+
+    /// <summary>The steps, in order: see the remarks of <see cref="Sampler"/>.</summary>
+    private static ISamplerStep[] Chain(SamplingOptions o, IGenerationConstraintState? constraint, ulong seed)
+    {
+        var steps = new List<ISamplerStep>();
+        if (o.LogitBias is { Count: > 0 } bias) steps.Add(new LogitBiasStep(bias));
+        if (constraint is not null) steps.Add(new ConstraintMaskStep(constraint));
+        if (PenaltiesStep.IsActive(o)) steps.Add(new PenaltiesStep(o));
+        AddCustom(steps, o, SamplerStage.AfterPenalties);
+        bool greedy = o.Temperature <= 0;
+        bool afterTruncation = o.CustomSteps?.Any(s => s.Stage == SamplerStage.AfterTruncation) == true;
+        if (!greedy || afterTruncation) steps.Add(new TopKStep(greedy ? 0 : o.TopK));
+        if (!greedy)
+        {
+            steps.Add(new TopPStep(o.TopP));
+            steps.Add(new MinPStep(o.MinP));
+        }
+        AddCustom(steps, o, SamplerStage.AfterTruncation);
+        if (greedy)
+        {
+            steps.Add(new GreedyStep());
+        }
+        else
+        {
+            steps.Add(new TemperatureStep(o.Temperature));
+            steps.Add(new DrawStep(seed));
+        }
+        return steps.ToArray();
+    }
+
+    private static void AddCustom(List<ISamplerStep> steps, SamplingOptions o, SamplerStage stage)
+    {
+        if (o.CustomSteps is not { } custom) return;
+        foreach (var c in custom)
+            if (c.Stage == stage)
+                steps.Add(c.Create() ?? throw new InvalidOperationException($"A {nameof(CustomSamplerStep)} factory for {stage} returned null."));
     }
 
     /// <summary>
-    /// Chooses a token. <paramref name="history"/> are the sequence's previous tokens (for the penalties). Returns −1
-    /// when the constraint allows no token at all. The constraint's state is not advanced here (see <see cref="IGenerationConstraintState.Accept"/>).
-    /// <c>tokensLeft</c> (this one included) lets the constraint steer towards finishing in time.
+    /// Chooses a token. <paramref name="history"/> are the sequence's previous tokens (for the penalties). The chosen id is
+    /// −1 when the constraint (or a custom step) leaves no token at all. The steps' state is not advanced here (see
+    /// <see cref="Accept"/>). <c>tokensLeft</c> (this one included) lets the constraint steer towards finishing in time.
     /// </summary>
-    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, out float logProbability, out float entropy, out float top1, out float top2,
-        int tokensLeft = int.MaxValue)
+    public SampledToken Next(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, int tokensLeft = int.MaxValue)
     {
         int n = _logits.Length;
         var l = _logits.AsSpan();
         logits[..n].CopyTo(l);
-        Evidence(l, out float logSumExp, out entropy, out top1, out top2);
+        Evidence(l, out float logSumExp, out float entropy, out float top1, out float top2);
 
-        if (_o.LogitBias is { } bias)
-            foreach (var (id, b) in bias)
-                if ((uint)id < (uint)n) l[id] += b;
-        if (_constraint is not null && !_constraint.ApplyMask(l, tokensLeft))
+        var candidates = new SamplerCandidates(l, _ids, _values, history, tokensLeft, idsFilled: _buffers.IdsInOrder);
+        _buffers.IdsInOrder = false; // until the chain is known to have left them in order
+        foreach (var step in _steps)
         {
-            logProbability = float.NegativeInfinity;
-            return -1;
+            step.Apply(ref candidates);
+            if (candidates.Count == 0) return new SampledToken(-1, float.NegativeInfinity, entropy, top1, top2);
         }
-        ApplyPenalties(l, history);
+        _buffers.IdsInOrder = candidates.IsVocabularyOrder;
+        int chosen = candidates.Ids[candidates.Selected];
+        return new SampledToken(chosen, logits[chosen] - logSumExp, entropy, top1, top2);
+    }
 
-        int chosen;
-        if (_o.Temperature <= 0)
-        {
-            chosen = TensorPrimitives.IndexOfMax(l);
-        }
-        else
-        {
-            int count = TopK(l);
-            // Banned tokens (−∞ from the bias or the constraint) sort last: never let them be candidates.
-            while (count > 1 && float.IsNegativeInfinity(_values[count - 1])) count--;
-            SoftmaxCandidates(count, 1.0f);
-            count = TopP(count);
-            count = MinP(count);
-            SoftmaxFromLogits(l, count, _o.Temperature);
-            chosen = Draw(count);
-        }
-        logProbability = logits[chosen] - logSumExp;
-        return chosen;
+    /// <summary>The <see cref="Next"/> of earlier versions, the evidence as out parameters.</summary>
+    public int Sample(ReadOnlySpan<float> logits, ReadOnlySpan<int> history, out float logProbability, out float entropy, out float top1, out float top2,
+        int tokensLeft = int.MaxValue)
+    {
+        var t = Next(logits, history, tokensLeft);
+        (logProbability, entropy, top1, top2) = (t.LogProbability, t.Entropy, t.Top1Probability, t.Top2Probability);
+        return t.Id;
+    }
+
+    /// <summary>The sequence took <paramref name="token"/> (the one <see cref="Next"/> chose): every step advances over it (the constraint included).</summary>
+    public void Accept(int token)
+    {
+        foreach (var step in _steps) step.Accept(token);
+    }
+
+    /// <summary>Back to the start of a generation: every step forgets its state (the draw restarts its seed's sequence).</summary>
+    public void Reset()
+    {
+        foreach (var step in _steps) step.Reset();
     }
 
     /// <summary>
@@ -149,121 +193,5 @@ internal sealed class Sampler
         entropy = (float)(logSum - weighted / sum);
         top1 = MathF.Exp(max - logSumExp);
         top2 = float.IsNegativeInfinity(second) ? 0 : MathF.Exp(second - logSumExp);
-    }
-
-    private void ApplyPenalties(Span<float> l, ReadOnlySpan<int> history)
-    {
-        if (_o.RepeatPenalty == 1.0f && _o.FrequencyPenalty == 0 && _o.PresencePenalty == 0) return;
-        if (_o.PenaltyLastN == 0 || history.IsEmpty) return;
-        var recent = history[Math.Max(0, history.Length - _o.PenaltyLastN)..];
-        _counts.Clear();
-        foreach (int t in recent) _counts[t] = _counts.GetValueOrDefault(t) + 1;
-        foreach (var (t, c) in _counts)
-        {
-            if ((uint)t >= (uint)l.Length) continue;
-            if (l[t] <= 0) l[t] *= _o.RepeatPenalty;
-            else l[t] /= _o.RepeatPenalty;
-            l[t] -= c * _o.FrequencyPenalty + _o.PresencePenalty;
-        }
-    }
-
-    /// <summary>Keeps the K largest logits in _ids/_values, sorted descending; returns how many.</summary>
-    private int TopK(ReadOnlySpan<float> l)
-    {
-        int n = l.Length;
-        int k = _o.TopK <= 0 || _o.TopK > n ? n : _o.TopK;
-        for (int i = 0; i < n; i++) { _ids[i] = i; _values[i] = l[i]; }
-        if (k < n)
-        {
-            // Partial selection: the k best end up first (any order), then sort just those.
-            QuickSelect(_values, _ids, 0, n - 1, k);
-        }
-        Array.Sort(_values, _ids, 0, k, DescendingComparer.Instance);
-        return k;
-    }
-
-    private void SoftmaxCandidates(int count, float temperature)
-    {
-        var v = _values.AsSpan(0, count);
-        float max = v[0];
-        double sum = 0;
-        for (int i = 0; i < count; i++)
-        {
-            float e = MathF.Exp((v[i] - max) / temperature);
-            v[i] = e;
-            sum += e;
-        }
-        TensorPrimitives.Multiply(v, (float)(1 / sum), v);
-    }
-
-    private int TopP(int count)
-    {
-        if (_o.TopP >= 1.0f) return count;
-        double cum = 0;
-        for (int i = 0; i < count; i++)
-        {
-            cum += _values[i];
-            if (cum >= _o.TopP) return i + 1;
-        }
-        return count;
-    }
-
-    private int MinP(int count)
-    {
-        if (_o.MinP <= 0) return count;
-        float threshold = _values[0] * _o.MinP;
-        int keep = 1;
-        while (keep < count && _values[keep] >= threshold) keep++;
-        return keep;
-    }
-
-    private void SoftmaxFromLogits(ReadOnlySpan<float> l, int count, float temperature)
-    {
-        for (int i = 0; i < count; i++) _values[i] = l[_ids[i]];
-        SoftmaxCandidates(count, temperature);
-    }
-
-    private int Draw(int count)
-    {
-        // xorshift64*: fast, seedable, good enough for sampling.
-        _rng ^= _rng >> 12; _rng ^= _rng << 25; _rng ^= _rng >> 27;
-        double u = ((_rng * 0x2545F4914F6CDD1DUL) >> 11) * (1.0 / (1UL << 53));
-        double cum = 0;
-        for (int i = 0; i < count; i++)
-        {
-            cum += _values[i];
-            if (u < cum) return _ids[i];
-        }
-        return _ids[count - 1];
-    }
-
-    private static void QuickSelect(float[] v, int[] ids, int lo, int hi, int k)
-    {
-        // Moves the k largest values to [0, k).
-        while (lo < hi)
-        {
-            float pivot = v[(lo + hi) >>> 1];
-            int i = lo, j = hi;
-            while (i <= j)
-            {
-                while (v[i] > pivot) i++;
-                while (v[j] < pivot) j--;
-                if (i <= j)
-                {
-                    (v[i], v[j]) = (v[j], v[i]);
-                    (ids[i], ids[j]) = (ids[j], ids[i]);
-                    i++; j--;
-                }
-            }
-            if (k - 1 <= j) hi = j;
-            else if (k - 1 >= i) lo = i;
-            else return;
-        }
-    }
-
-    private sealed class DescendingComparer : IComparer<float>
-    {
-        public static readonly DescendingComparer Instance = new();
-        public int Compare(float x, float y) => y.CompareTo(x);
     }
 }

@@ -1,8 +1,9 @@
 namespace CompactAI.Sampling;
 
 /// <summary>
-/// How the next token is chosen. Defaults are llama.cpp's: the chain logit bias → penalties → top-k 40 → top-p 0.95 →
-/// min-p 0.05 → temperature 0.8 → seeded draw. A temperature of 0 or less means greedy (argmax).
+/// How the next token is chosen. Defaults are llama.cpp's: the chain logit bias → (constraint mask) → penalties → top-k 40 →
+/// top-p 0.95 → min-p 0.05 → temperature 0.8 → seeded draw. A temperature of 0 or less means greedy (argmax).
+/// <see cref="CustomSteps"/> adds the user's own steps at two points of that chain.
 /// </summary>
 public sealed record SamplingOptions
 {
@@ -39,6 +40,15 @@ public sealed record SamplingOptions
     /// <summary>Added to the logits of the given tokens before anything else (use <see cref="float.NegativeInfinity"/> to ban a token).</summary>
     public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
 
+    /// <summary>
+    /// The user's own sampler steps (e.g. DRY, XTC), each inserted at its <see cref="CustomSamplerStep.Stage"/>:
+    /// <see cref="SamplerStage.AfterPenalties"/> runs after the penalties and before top-k, <see cref="SamplerStage.AfterTruncation"/>
+    /// after min-p and before temperature; steps of one stage run in list order. Each generation calls every factory once,
+    /// so each sequence has its own instances (options may be shared by concurrent generations). Null or empty: the default chain.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.Experimental(SamplingDiagnosticIds.SamplerSteps)]
+    public IReadOnlyList<CustomSamplerStep>? CustomSteps { get; init; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for values outside their ranges.</summary>
     public void Validate()
     {
@@ -47,5 +57,9 @@ public sealed record SamplingOptions
         if (!(MinP >= 0 && MinP <= 1)) throw new ArgumentOutOfRangeException(nameof(MinP), MinP, "MinP must be in [0, 1].");
         if (!(RepeatPenalty > 0)) throw new ArgumentOutOfRangeException(nameof(RepeatPenalty), RepeatPenalty, "RepeatPenalty must be positive (1 disables it).");
         if (PenaltyLastN < 0) throw new ArgumentOutOfRangeException(nameof(PenaltyLastN), PenaltyLastN, "PenaltyLastN must not be negative.");
+        if (CustomSteps is { } steps)
+            for (int i = 0; i < steps.Count; i++)
+                if (steps[i] is null || steps[i].Create is null)
+                    throw new ArgumentException($"CustomSteps[{i}] is null or has no factory.", nameof(CustomSteps));
     }
 }
