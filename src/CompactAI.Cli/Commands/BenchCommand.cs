@@ -13,7 +13,8 @@ namespace CompactAI.Cli.Commands;
 /// warm-up.
 /// With <c>--parallel N</c> it also runs N concurrent generations of M tokens from N distinct prompts of N tokens on one
 /// loaded model (continuous batching, as llama-server's <c>-np N</c>): aggregate generated tokens/s over the wall time,
-/// and the p50/p95 of the requests' latencies (prompt and generation).
+/// and the p50/p95 of the requests' latencies (prompt and generation). <c>--batch-size</c> sets
+/// <see cref="CompactModelOptions.BatchSize"/> (default min(prompt tokens, 512)).
 /// </summary>
 internal static class BenchCommand
 {
@@ -27,11 +28,12 @@ internal static class BenchCommand
         int reps = a.Int("repetitions", 3, 1, 1000);
         bool json = a.Flag("json");
         int? parallel = a.OptionalInt("parallel", 1, 256);
+        int batch = a.OptionalInt("batch-size", 1, 1 << 16) ?? Math.Min(pp, 512);
         var options = BackendArguments.Apply(a, new CompactModelOptions
         {
             Threads = threads,
             ContextSize = pp + tg + 8,
-            BatchSize = Math.Min(pp, 512),
+            BatchSize = batch,
         });
         a.RejectUnknown("bench");
 
