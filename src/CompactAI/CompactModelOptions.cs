@@ -15,11 +15,23 @@ public sealed record CompactModelOptions : IValidatableObject
     /// <summary>Context size of new sessions in tokens (null: the model's training context, capped at 4096).</summary>
     public int? ContextSize { get; init; }
 
-    /// <summary>Most tokens run through the model in one step: prompt chunks and the next token of every generating session together.</summary>
-    public int BatchSize { get; init; } = 64;
+    /// <summary>
+    /// Most tokens run through the model in one step: prompt chunks and the next token of every generating session
+    /// together (default 512, llama.cpp's micro-batch and what <c>compactai bench</c> uses). A larger step reads the
+    /// weights fewer times per prompt; the CPU activation buffers grow with it (about BatchSize × (6 × embedding length +
+    /// 3 × feed-forward length) × 4 bytes) and scoring holds BatchSize × vocabulary logits. While any session decodes, prompts
+    /// get at most 32 rows of a step whatever this is.
+    /// </summary>
+    public int BatchSize { get; init; } = 512;
 
-    /// <summary>Most sequences generating at once through the model's <see cref="Inference.SessionPool"/> (each holds a KV cache); further requests queue.</summary>
-    public int MaxParallelSequences { get; init; } = 4;
+    /// <summary>
+    /// Most sequences generating at once through the model's <see cref="Inference.SessionPool"/> (the chat client and the
+    /// server); further requests queue (default 8: aggregate throughput still rose from 4 to 8 concurrent requests on a
+    /// 2-core machine, see docs/performance.md). Pooled sessions are created on demand, each with its own KV cache; an
+    /// encoder model runs this many encoders at once, each with its own threads.
+    /// <see cref="CompactModel.CreateSession"/> is not bounded by this.
+    /// </summary>
+    public int MaxParallelSequences { get; init; } = 8;
 
     /// <summary>
     /// Where the forward pass runs (default <see cref="ComputeBackend.Auto"/>: a CUDA device when the <c>CompactAI.Cuda</c> package is

@@ -14,7 +14,8 @@ namespace CompactAI.Cli.Commands;
 /// warm-up.
 /// With <c>--parallel N</c> it also runs N concurrent generations of M tokens from N distinct prompts of N tokens on one
 /// loaded model (continuous batching, as llama-server's <c>-np N</c>): aggregate generated tokens/s over the wall time,
-/// and the p50/p95 of the requests' latencies (prompt and generation).
+/// and the p50/p95 of the requests' latencies (prompt and generation). <c>--batch-size</c> sets
+/// <see cref="CompactModelOptions.BatchSize"/> (default min(prompt tokens, 512)).
 /// </summary>
 internal static class BenchCommand
 {
@@ -22,6 +23,7 @@ internal static class BenchCommand
     private static readonly Option<int?> GenTokens = CliOption.Int("--gen-tokens", "Single-token decodes of tg (default 64).", 1, 1 << 16);
     private static readonly Option<int?> Repetitions = CliOption.Int("--repetitions", "Timed repetitions after a warm-up (default 3).", 1, 1000);
     private static readonly Option<int?> Parallel = CliOption.Int("--parallel", "Also run N concurrent generations (continuous batching).", 1, 256);
+    private static readonly Option<int?> BatchSize = CliOption.Int("--batch-size", "Tokens per forward step (default min(prompt tokens, 512)).", 1, 1 << 16);
 
     public static Command Create()
     {
@@ -31,6 +33,7 @@ internal static class BenchCommand
         command.Add(GenTokens);
         command.Add(Repetitions);
         command.Add(Parallel);
+        command.Add(BatchSize);
         command.Add(CommonOptions.Json);
         command.SetAction((p, ct) => RunAsync(p, ct));
         return command;
@@ -44,10 +47,11 @@ internal static class BenchCommand
         int reps = p.GetValue(Repetitions) ?? 3;
         bool json = p.GetValue(CommonOptions.Json);
         int? parallel = p.GetValue(Parallel);
+        int batch = p.GetValue(BatchSize) ?? Math.Min(pp, 512);
         var options = ModelOptions.Read(p, new CompactModelOptions
         {
             ContextSize = pp + tg + 8,
-            BatchSize = Math.Min(pp, 512),
+            BatchSize = batch,
         });
         int? threads = options.Threads;
 

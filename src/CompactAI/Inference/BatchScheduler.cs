@@ -7,11 +7,14 @@ namespace CompactAI.Inference;
 /// Continuous batching for one model: a thread that owns the model's <see cref="WorkerPool"/> and runs one forward pass
 /// per step over every active sequence, the next token of each decoding sequence and chunks of new prompts together, so
 /// the weights are read once per step for all of them. Sequences join and leave between steps. Decoding sequences come
-/// first, in round-robin order when there are more than a step holds; while any sequence decodes, prompts get at most
-/// <see cref="PromptRowsWhileDecoding"/> rows of a step, so a long prompt does not stall the others.
+/// first, served round robin: a sequence that got a row moves behind the ones that did not, so when more sequences decode
+/// than a step holds, no sequence is ever more than one token ahead of another. Prompts then take what is left of the
+/// step in arrival order; while any sequence decodes they get at most <see cref="PromptRowsWhileDecoding"/> rows of a
+/// step, so a long prompt does not stall the others.
 /// Every row's arithmetic is independent of the other rows (the kernels sum each product in one fixed order), so a
 /// sequence's tokens are the same alone and in any batch. Sequences with their own device pass take their turn in the
-/// same steps, one at a time.
+/// same steps, one at a time; the CPU pass and its worker pool are made only when a CPU sequence first runs, so a model
+/// on a device holds no idle CPU threads or activation buffers.
 /// </summary>
 internal sealed class BatchScheduler : IDisposable
 {
@@ -20,13 +23,15 @@ internal sealed class BatchScheduler : IDisposable
 
     private readonly object _lock = new();
     private readonly List<ScheduledWork> _incoming = new(); // under _lock
-    private readonly List<ScheduledWork> _active = new(); // scheduler thread only
-    private readonly WorkerPool _pool;
-    private readonly Transformer _transformer;
+    private readonly List<ScheduledWork> _active = new(); // scheduler thread only, in service order
+    private readonly List<ScheduledWork> _served = new(); // the decoding works of this step, moved behind the others after it
+    private readonly ModelConfig _config;
+    private readonly ModelWeights _weights;
+    private readonly int _contextSize;
+    private WorkerPool? _pool; // created with the transformer by the first CPU step: a model whose sequences all have their own (device) pass needs neither
+    private Transformer? _transformer;
     private readonly Thread _thread;
-    private readonly int _vocab;
     private bool _signaled, _disposed;
-    private int _rotation;
 
     // One step's batch, sized once.
     private readonly int[] _tokens;
@@ -36,9 +41,8 @@ internal sealed class BatchScheduler : IDisposable
 
     public BatchScheduler(ModelConfig config, ModelWeights weights, int threads, int maxBatch, int contextSize)
     {
-        _vocab = config.VocabularySize;
-        _pool = new WorkerPool(threads);
-        _transformer = new Transformer(config, weights, _pool, maxBatch, contextSize);
+        ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
+        (_config, _weights, _contextSize, Threads) = (config, weights, contextSize, threads);
         MaxBatch = maxBatch;
         _tokens = new int[maxBatch];
         _segments = new BatchSegment[maxBatch];
@@ -51,7 +55,10 @@ internal sealed class BatchScheduler : IDisposable
     public int MaxBatch { get; }
 
     /// <summary>Threads of the model's forward pass, the scheduler's included.</summary>
-    public int Threads => _pool.ThreadCount;
+    public int Threads { get; }
+
+    /// <summary>Steps run so far (read on the scheduler thread, e.g. by <see cref="ScheduledWork.Evaluated"/>).</summary>
+    internal long Steps { get; private set; }
 
     /// <summary>Most tokens one chunk of <paramref name="sequence"/> may hold.</summary>
     public int MaxChunk(Sequence sequence) => sequence.Pass?.MaxBatch ?? MaxBatch;
@@ -64,6 +71,19 @@ internal sealed class BatchScheduler : IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             _incoming.Add(work);
+            _signaled = true;
+            Monitor.Pulse(_lock);
+        }
+    }
+
+    /// <summary>Adds several works at once: they all join at the same step.</summary>
+    /// <exception cref="ObjectDisposedException">The model was disposed.</exception>
+    internal void Submit(IEnumerable<ScheduledWork> works)
+    {
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            _incoming.AddRange(works);
             _signaled = true;
             Monitor.Pulse(_lock);
         }
@@ -124,29 +144,47 @@ internal sealed class BatchScheduler : IDisposable
         }
         int count = _active.Count;
         if (count == 0) return;
-        int first = _rotation++ % count;
+        Steps++;
 
-        // Decode rows first (one token each, round robin), then prompt chunks in what is left.
+        // Decode rows first (one token each, in service order), then prompt chunks in what is left, oldest first.
         int rows = 0, segments = 0;
         _own.Clear();
+        _served.Clear();
         for (int k = 0; k < count && rows < MaxBatch; k++)
         {
-            var w = _active[(first + k) % count];
+            var w = _active[k];
             if (w.Paused || w.Remaining != 1) continue;
+            _served.Add(w);
             Add(w, 1, ref rows, ref segments);
         }
-        int promptRows = segments + _own.Count > 0 ? Math.Min(MaxBatch - rows, PromptRowsWhileDecoding) : MaxBatch - rows;
+        int promptRows = _served.Count > 0 ? Math.Min(MaxBatch - rows, PromptRowsWhileDecoding) : MaxBatch - rows;
         for (int k = 0; k < count && promptRows > 0; k++)
         {
-            var w = _active[(first + k) % count];
+            var w = _active[k];
             if (w.Paused || w.Remaining <= 1) continue;
             int n = Math.Min(Math.Min(w.Remaining, promptRows), MaxChunk(w.Sequence));
             promptRows -= n;
             Add(w, n, ref rows, ref segments);
         }
+        Rotate();
 
         if (segments > 0) RunBatch(rows, segments);
         foreach (var (w, n) in _own) RunOwn(w, n);
+    }
+
+    /// <summary>Round robin: this step's decoding works move behind the others, keeping their order.</summary>
+    private void Rotate()
+    {
+        if (_served.Count == 0 || _served.Count == _active.Count) return;
+        int kept = 0, next = 0;
+        for (int i = 0; i < _active.Count; i++)
+        {
+            var w = _active[i];
+            if (next < _served.Count && ReferenceEquals(w, _served[next])) { next++; continue; }
+            _active[kept++] = w;
+        }
+        for (int i = 0; i < _served.Count; i++) _active[kept + i] = _served[i];
+        _served.Clear();
     }
 
     private void Add(ScheduledWork w, int n, ref int rows, ref int segments)
@@ -168,7 +206,7 @@ internal sealed class BatchScheduler : IDisposable
     {
         try
         {
-            _transformer.ForwardBatch(_tokens.AsSpan(0, rows), _segments.AsSpan(0, segments));
+            (_transformer ?? CreateTransformer()).ForwardBatch(_tokens.AsSpan(0, rows), _segments.AsSpan(0, segments));
         }
         catch (Exception e)
         {
@@ -189,6 +227,23 @@ internal sealed class BatchScheduler : IDisposable
         }
         Array.Clear(_segmentWork, 0, segments);
         Array.Clear(_segments, 0, segments);
+    }
+
+    /// <summary>The CPU forward pass and its worker pool, made by the first CPU step.</summary>
+    private Transformer CreateTransformer()
+    {
+        var pool = new WorkerPool(Threads);
+        try
+        {
+            _transformer = new Transformer(_config, _weights, pool, MaxBatch, _contextSize);
+        }
+        catch
+        {
+            pool.Dispose();
+            throw;
+        }
+        _pool = pool;
+        return _transformer;
     }
 
     /// <summary>A sequence with its own (device) pass: its chunk runs on its own.</summary>
@@ -251,6 +306,6 @@ internal sealed class BatchScheduler : IDisposable
             Monitor.Pulse(_lock);
         }
         _thread.Join();
-        _pool.Dispose();
+        _pool?.Dispose();
     }
 }

@@ -1,4 +1,5 @@
 using CompactAI.Inference;
+using CompactAI.Models;
 using CompactAI.Models.Synthetic;
 using CompactAI.Sampling;
 using CompactAI.Tensors.Quantization;
@@ -240,6 +241,69 @@ public sealed class BatchSchedulerTests : IClassFixture<Stories260KFixture>, ICl
             Assert.EndsWith("\uFFFD", whole.Text);
             Assert.Equal(whole.Text, streamed.ToString());
             Assert.Equal(whole.Text, string.Concat(whole.Tokens.Select(t => t.Text)));
+        }
+    }
+
+    /// <summary>Feeds a fixed token <see cref="Tokens"/> times and records, after each, the scheduler step that ran it.</summary>
+    private sealed class CountingWork : ScheduledWork
+    {
+        private readonly BatchScheduler _scheduler;
+        private readonly int _tokens;
+
+        public CountingWork(BatchScheduler scheduler, Sequence sequence, int tokens) : base(sequence, CancellationToken.None)
+        {
+            (_scheduler, _tokens) = (scheduler, tokens);
+            SetPending(1);
+        }
+
+        public int Tokens => _tokens;
+
+        /// <summary>The step after which each token had run, in order.</summary>
+        public List<long> Steps { get; } = new();
+
+        public override SegmentOutput OutputFor(int count, bool last) => SegmentOutput.None;
+
+        public override float[]? DestinationFor(SegmentOutput output) => null;
+
+        public override bool Evaluated(int count)
+        {
+            Steps.Add(_scheduler.Steps);
+            if (Steps.Count == _tokens) return false;
+            SetPending(1);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Round robin: eight equal sequences (one-token prompts, so each wants one row per step from the first step) on a
+    /// scheduler whose steps hold fewer rows than that. After every step, no sequence has run more than one token more than
+    /// any other, and every step is full; with steps that hold all eight, every sequence runs in every step.
+    /// </summary>
+    [Theory]
+    [InlineData(3)]
+    [InlineData(5)]
+    [InlineData(8)]
+    public async Task EqualSequencesAreServedRoundRobin(int maxBatch)
+    {
+        var c = _q8.Config;
+        const int sequences = 8, tokens = 15;
+        using var scheduler = new BatchScheduler(c, _q8.Weights, threads: 2, maxBatch, contextSize: 32);
+        var works = Enumerable.Range(0, sequences).Select(_ =>
+            new CountingWork(scheduler, new Sequence(new KvCache(c.BlockCount, 32, c.KvHeadCount, c.HeadDim, c.ValueDim), c.VocabularySize), tokens)).ToArray();
+        scheduler.Submit(works);
+        await Task.WhenAll(works.Select(w => w.Completion));
+        foreach (var w in works)
+        {
+            w.ThrowIfFailed();
+            Assert.Equal(tokens, w.Sequence.Tokens.Count);
+        }
+        long last = works.Max(w => w.Steps[^1]);
+        Assert.Equal((sequences * tokens + maxBatch - 1) / maxBatch, last); // no step ran short while more were waiting
+        for (long step = 1; step <= last; step++)
+        {
+            var done = works.Select(w => w.Steps.Count(s => s <= step)).ToArray();
+            Assert.True(done.Max() - done.Min() <= 1, $"after step {step}: tokens run {string.Join(", ", done)}");
+            Assert.Equal(Math.Min(sequences * tokens, step * maxBatch), done.Sum());
         }
     }
 }
