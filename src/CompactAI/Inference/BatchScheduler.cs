@@ -22,7 +22,7 @@ internal sealed class BatchScheduler : IDisposable
     private readonly List<ScheduledWork> _incoming = new(); // under _lock
     private readonly List<ScheduledWork> _active = new(); // scheduler thread only
     private readonly WorkerPool _pool;
-    private readonly Transformer _transformer;
+    private readonly Transformer? _transformer; // null when every sequence has its own pass (a model llama.cpp runs)
     private readonly Thread _thread;
     private readonly int _vocab;
     private bool _signaled, _disposed;
@@ -34,11 +34,12 @@ internal sealed class BatchScheduler : IDisposable
     private readonly ScheduledWork[] _segmentWork;
     private readonly List<(ScheduledWork Work, int Count)> _own = new();
 
-    public BatchScheduler(ModelConfig config, ModelWeights weights, int threads, int maxBatch, int contextSize)
+    // weights: those of the batched CPU pass; null when every sequence has its own IForwardPass (a model llama.cpp runs).
+    public BatchScheduler(ModelConfig config, ModelWeights? weights, int threads, int maxBatch, int contextSize)
     {
         _vocab = config.VocabularySize;
-        _pool = new WorkerPool(threads);
-        _transformer = new Transformer(config, weights, _pool, maxBatch, contextSize);
+        _pool = new WorkerPool(weights is null ? 1 : threads);
+        _transformer = weights is null ? null : new Transformer(config, weights, _pool, maxBatch, contextSize);
         MaxBatch = maxBatch;
         _tokens = new int[maxBatch];
         _segments = new BatchSegment[maxBatch];
@@ -168,7 +169,7 @@ internal sealed class BatchScheduler : IDisposable
     {
         try
         {
-            _transformer.ForwardBatch(_tokens.AsSpan(0, rows), _segments.AsSpan(0, segments));
+            (_transformer ?? throw new InvalidOperationException("This model has no batched CPU pass.")).ForwardBatch(_tokens.AsSpan(0, rows), _segments.AsSpan(0, segments));
         }
         catch (Exception e)
         {
