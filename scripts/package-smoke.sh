@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs CompactAI, CompactAI.Hosting and CompactAI.Hybrid into a local folder feed, restores tests/PackageSmoke from that feed (plus nuget.org)
+# Packs CompactAI, CompactAI.Hosting, CompactAI.Hybrid and CompactAI.LLamaSharp into a local folder feed, restores tests/PackageSmoke from that feed (plus nuget.org)
 # in a temporary copy, runs it on stories260K and checks the greedy continuation.
 #   scripts/package-smoke.sh [MODEL.gguf]        (default: $COMPACTAI_SHARED or ../shared, models/stories260K.gguf)
 # Each run packs a unique pre-release version (only the package version: the assemblies are not rebuilt), so the default
@@ -15,17 +15,17 @@ version="0.1.0-smoke.$(date -u +%Y%m%d%H%M%S).$$"
 work=$(mktemp -d)
 cache=${NUGET_PACKAGES:-$HOME/.nuget/packages}
 cleanup() {
-  rm -rf "$work" "$cache/compactai/$version" "$cache/compactai.hosting/$version" "$cache/compactai.hybrid/$version"
-  rmdir "$cache/compactai" "$cache/compactai.hosting" "$cache/compactai.hybrid" 2>/dev/null || true
+  rm -rf "$work" "$cache/compactai/$version" "$cache/compactai.hosting/$version" "$cache/compactai.hybrid/$version" "$cache/compactai.llamasharp/$version"
+  rmdir "$cache/compactai" "$cache/compactai.hosting" "$cache/compactai.hybrid" "$cache/compactai.llamasharp" 2>/dev/null || true
 }
 trap cleanup EXIT
 
 echo "== pack $version"
 feed="$work/feed"
-for project in src/CompactAI src/CompactAI.Hosting src/CompactAI.Hybrid; do
+for project in src/CompactAI src/CompactAI.Hosting src/CompactAI.Hybrid src/CompactAI.LLamaSharp; do
   dotnet pack "$root/$project" -c Release -o "$feed" -p:PackageVersion="$version" -v quiet -nologo
 done
-for id in CompactAI CompactAI.Hosting CompactAI.Hybrid; do
+for id in CompactAI CompactAI.Hosting CompactAI.Hybrid CompactAI.LLamaSharp; do
   [ -f "$feed/$id.$version.nupkg" ] || { echo "package-smoke: $id.$version.nupkg missing" >&2; exit 1; }
   [ -f "$feed/$id.$version.snupkg" ] || { echo "package-smoke: $id.$version.snupkg missing" >&2; exit 1; }
   files=$(unzip -l "$feed/$id.$version.nupkg")
@@ -63,6 +63,10 @@ echo "$output"
 expected=", there was a little girl named Lily"
 if ! grep -qF "generate: $expected" <<<"$output"; then
   echo "package-smoke: FAILED, expected the greedy continuation '$expected'" >&2
+  exit 1
+fi
+if ! grep -qF "llamasharp: $expected" <<<"$output"; then
+  echo "package-smoke: FAILED, expected the same greedy continuation through CompactAI.LLamaSharp" >&2
   exit 1
 fi
 grep -q "^chat: .*(8 tokens)$" <<<"$output" || { echo "package-smoke: FAILED, no chat answer through CompactAI.Hosting" >&2; exit 1; }

@@ -35,7 +35,8 @@ internal sealed class CudaDeviceProvider : IDeviceProvider
 
     public IDeviceModel Load(DeviceLoadRequest request)
     {
-        var (c, w, layers) = (request.Config, request.Weights, request.DeviceLayers);
+        var (c, layers) = (request.Config, request.DeviceLayers);
+        var w = request.Weights ?? throw new BackendUnavailableException(ComputeBackend.Cuda, "the model's weights were not loaded by CompactAI's engine.");
         var backend = _acquire(request.DeviceIndex); // first: "no driver" is the more basic reason
         try
         {

@@ -34,7 +34,26 @@ public sealed class CompactModel : IDisposable
     {
         _file = file;
         Options = options;
-        Config = ModelConfig.FromGguf(file);
+        // llama.cpp (CompactAI.LLamaSharp) runs the file when asked to, or under Auto when our engine lacks its architecture.
+        string architecture = file.Metadata.GetString("general.architecture");
+        bool ours = ModelArchitecture.All.ContainsKey(architecture);
+        IDeviceProvider? llama = null;
+        string? why = null;
+        if (options.Backend == ComputeBackend.LLamaSharp)
+        {
+            llama = BackendSelector.FindProvider(BackendSelector.LLamaSharpProviderTypeName, out var reason)
+                    ?? throw new BackendUnavailableException(ComputeBackend.LLamaSharp, reason!);
+            if (ours && ModelConfig.FromGguf(file).IsEncoder)
+                throw new BackendUnavailableException(ComputeBackend.LLamaSharp, $"encoder models ({architecture}) run on CompactAI's CPU engine only");
+        }
+        else if (options.Backend == ComputeBackend.Auto && !ours)
+        {
+            llama = BackendSelector.FindProvider(BackendSelector.LLamaSharpProviderTypeName, out var reason)
+                    ?? throw new NotSupportedException($"Model architecture '{architecture}' is not supported. Supported architectures: " +
+                        $"{string.Join(", ", ModelArchitecture.All.Keys)}. The CompactAI.LLamaSharp package would run it in llama.cpp, but {reason}.");
+            why = $"CompactAI's engine does not implement the '{architecture}' architecture";
+        }
+        Config = llama is null ? ModelConfig.FromGguf(file) : ModelConfig.ForExternalEngine(file);
         Tokenizer = ModelTokenizer.FromGguf(file);
         if (Tokenizer.VocabularySize != Config.VocabularySize)
             throw new GgufFormatException($"the tokenizer has {Tokenizer.VocabularySize} tokens but token_embd.weight has {Config.VocabularySize} rows", "tokenizer.ggml.tokens", -1, file.FilePath);
@@ -53,12 +72,36 @@ public sealed class CompactModel : IDisposable
         }
         cancellationToken.ThrowIfCancellationRequested();
         progress?.Report(ProgressTokenizer);
-        _weights = ModelWeights.Load(file, Config, FormatSet.Select(options.CpuKernels, options.NativeLibraryPath));
+        int ctx = DefaultContextSize;
+        string modelName = Config.Name ?? Path.GetFileName(file.FilePath) ?? Config.Architecture;
+        if (llama is null)
+        {
+            try
+            {
+                _weights = ModelWeights.Load(file, Config, FormatSet.Select(options.CpuKernels, options.NativeLibraryPath));
+            }
+            catch (NotSupportedException e) when (options.Backend == ComputeBackend.Auto
+                && BackendSelector.FindProvider(BackendSelector.LLamaSharpProviderTypeName, out _) is { } provider)
+            {
+                // A tensor type our kernels do not decode: llama.cpp may.
+                llama = provider;
+                why = $"CompactAI's engine cannot run this file ({e.Message.TrimEnd('.')})";
+            }
+        }
+        if (llama is not null)
+        {
+            // The weights are llama.cpp's: nothing of ours is loaded beyond the header, tokenizer and chat template.
+            var external = BackendSelector.SelectLLamaSharp(llama, options, Config, file.FilePath
+                ?? throw new BackendUnavailableException(ComputeBackend.LLamaSharp, "the model was not loaded from a file"),
+                ctx, Math.Min(options.BatchSize, ctx), modelName, why);
+            _device = external.Device;
+            BackendDescription = external.Description;
+            progress?.Report(1f);
+            return;
+        }
         cancellationToken.ThrowIfCancellationRequested();
         progress?.Report(ProgressWeights);
-        int ctx = DefaultContextSize;
-        var choice = BackendSelector.Select(options, Config, Weights, ctx, Math.Min(options.BatchSize, ctx),
-            Config.Name ?? Path.GetFileName(file.FilePath) ?? Config.Architecture);
+        var choice = BackendSelector.Select(options, Config, Weights, ctx, Math.Min(options.BatchSize, ctx), modelName);
         _device = choice.Device;
         BackendDescription = choice.Description;
         // The layers the CPU runs take the native kernels' interleaved layouts (the device has its own copy of the rest).
@@ -68,14 +111,14 @@ public sealed class CompactModel : IDisposable
             progress?.Report(ProgressBackend);
             if (options.InterleaveWeights)
             {
-                _weights.InterleaveForCpu(file, _device?.DeviceLayers ?? 0, output: _device is null, cancellationToken,
+                _weights!.InterleaveForCpu(file, _device?.DeviceLayers ?? 0, output: _device is null, cancellationToken,
                     progress is null ? null : new Action<float>(done => progress.Report(ProgressBackend + (1 - ProgressBackend) * done)));
             }
             cancellationToken.ThrowIfCancellationRequested();
         }
         catch
         {
-            _weights.Dispose();
+            _weights!.Dispose();
             _device?.Dispose();
             throw;
         }
@@ -84,7 +127,7 @@ public sealed class CompactModel : IDisposable
 
     private readonly IDeviceModel? _device;
 
-    /// <summary>Where the forward pass runs: <see cref="ComputeBackend.Cpu"/> or <see cref="ComputeBackend.Cuda"/> (never Auto).</summary>
+    /// <summary>Where the forward pass runs: <see cref="ComputeBackend.Cpu"/>, <see cref="ComputeBackend.Cuda"/> or <see cref="ComputeBackend.LLamaSharp"/> (never Auto).</summary>
     public ComputeBackend Backend => _device?.Backend ?? ComputeBackend.Cpu;
 
     /// <summary>
@@ -120,7 +163,8 @@ public sealed class CompactModel : IDisposable
 
     /// <summary>The decoder's weights.</summary>
     /// <exception cref="EncoderOnlyModelException">The model is an encoder.</exception>
-    internal ModelWeights Weights => _weights ?? throw NotGenerative();
+    internal ModelWeights Weights => _weights ?? throw (Config.IsEncoder ? NotGenerative()
+        : new BackendFeatureNotSupportedException(Backend, "CompactAI's own forward pass", "llama.cpp holds this model's weights"));
 
     /// <summary>The encoders of an encoder model (<see cref="ModelConfig.IsEncoder"/>), else null.</summary>
     internal EncoderPool? Encoders { get; }
@@ -222,7 +266,8 @@ public sealed class CompactModel : IDisposable
             lock (_schedulerLock)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                return _scheduler ??= new BatchScheduler(Config, Weights, Options.Threads ?? Environment.ProcessorCount,
+                // A model whose weights llama.cpp holds has no batched pass of ours: every sequence has its own.
+                return _scheduler ??= new BatchScheduler(Config, _device?.Backend == ComputeBackend.LLamaSharp ? null : Weights, Options.Threads ?? Environment.ProcessorCount,
                     Math.Min(Options.BatchSize, DefaultContextSize), DefaultContextSize);
             }
         }

@@ -92,7 +92,7 @@ public sealed record CompactModelOptions : IValidatableObject
 
     private IEnumerable<(string Member, object? Value, string Message)> Problems()
     {
-        if (!Enum.IsDefined(Backend)) yield return (nameof(Backend), Backend, "Backend must be Auto, Cpu or Cuda.");
+        if (!Enum.IsDefined(Backend)) yield return (nameof(Backend), Backend, "Backend must be Auto, Cpu, Cuda or LLamaSharp.");
         if (!Enum.IsDefined(CpuKernels)) yield return (nameof(CpuKernels), CpuKernels, "CpuKernels must be Auto, Managed or Native.");
         if (NativeLibraryPath is { Length: 0 }) yield return (nameof(NativeLibraryPath), NativeLibraryPath, "NativeLibraryPath must be null or a path.");
         if (DeviceIndex < 0) yield return (nameof(DeviceIndex), DeviceIndex, "DeviceIndex must not be negative.");

@@ -1,4 +1,5 @@
-// Package smoke test: greedy generation through the CompactAI package, a chat answer through CompactAI.Hosting, then a
+// Package smoke test: greedy generation through the CompactAI package (its own engine, then llama.cpp through
+// CompactAI.LLamaSharp), a chat answer through CompactAI.Hosting, then a
 // forced-local answer through CompactAI.Hybrid (its OpenAI factory builds a remote client; nothing is sent to it).
 //   PackageSmoke MODEL.gguf
 using CompactAI;
@@ -19,6 +20,13 @@ using (var session = model.CreateSession())
 {
     var result = await session.GenerateTextAsync("Once upon a time", new GenerationOptions { MaxTokens = 12, Sampling = SamplingOptions.Greedy });
     Console.WriteLine($"generate: {result.Text}");
+}
+
+using (var model = await CompactModel.LoadAsync(args[0], new CompactModelOptions { Backend = ComputeBackend.LLamaSharp }))
+using (var session = model.CreateSession())
+{
+    var result = await session.GenerateTextAsync("Once upon a time", new GenerationOptions { MaxTokens = 12, Sampling = SamplingOptions.Greedy });
+    Console.WriteLine($"llamasharp: {result.Text}");
 }
 
 await using var services = new ServiceCollection().AddCompactAI(o => o.ModelPath = args[0]).BuildServiceProvider();

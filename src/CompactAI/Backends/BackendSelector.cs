@@ -14,12 +14,17 @@ internal static class BackendSelector
     /// <summary>The CUDA provider's assembly-qualified name.</summary>
     internal const string CudaProviderTypeName = "CompactAI.Cuda.CudaDeviceProvider, CompactAI.Cuda";
 
+    /// <summary>The LLamaSharp (llama.cpp) provider's assembly-qualified name.</summary>
+    internal const string LLamaSharpProviderTypeName = "CompactAI.LLamaSharp.LLamaSharpDeviceProvider, CompactAI.LLamaSharp";
+
     /// <summary>The outcome: the device model (null for the CPU) and the one-line description that was logged.</summary>
     internal readonly record struct Choice(IDeviceModel? Device, string Description);
 
     /// <summary>The provider type <paramref name="typeName"/> (assembly-qualified) when its assembly can be loaded, else null with the reason.</summary>
     [DynamicDependency(DynamicallyAccessedMemberTypes.PublicConstructors | DynamicallyAccessedMemberTypes.NonPublicConstructors,
         "CompactAI.Cuda.CudaDeviceProvider", "CompactAI.Cuda")]
+    [DynamicDependency(DynamicallyAccessedMemberTypes.PublicConstructors | DynamicallyAccessedMemberTypes.NonPublicConstructors,
+        "CompactAI.LLamaSharp.LLamaSharpDeviceProvider", "CompactAI.LLamaSharp")]
     [UnconditionalSuppressMessage("Trimming", "IL2057", Justification = "The type is kept by the DynamicDependency above when its assembly is present.")]
     internal static IDeviceProvider? FindProvider(string typeName, out string? reason)
     {
@@ -50,6 +55,26 @@ internal static class BackendSelector
     {
         var logger = options.LoggerFactory?.CreateLogger("CompactAI.CompactModel");
         var choice = SelectCore(options, config, weights, contextSize, maxBatch);
+        logger?.LogInformation("Model {Model} runs on {Placement}", modelName, choice.Description);
+        return choice;
+    }
+
+    /// <summary>
+    /// Loads the model into llama.cpp through the <c>CompactAI.LLamaSharp</c> provider (<paramref name="provider"/>, found with
+    /// <see cref="FindProvider"/>) and logs the choice; <paramref name="why"/> (for <see cref="ComputeBackend.Auto"/>: why our
+    /// engine does not run the file) ends the description.
+    /// </summary>
+    /// <exception cref="BackendUnavailableException">llama.cpp cannot load the file, or its native library is missing.</exception>
+    public static Choice SelectLLamaSharp(IDeviceProvider provider, CompactModelOptions options, ModelConfig config, string path,
+        int contextSize, int maxBatch, string modelName, string? why)
+    {
+        var logger = options.LoggerFactory?.CreateLogger("CompactAI.CompactModel");
+        var device = provider.Load(new DeviceLoadRequest(config, null, options.DeviceIndex, config.BlockCount, contextSize, maxBatch)
+        {
+            FilePath = path,
+            Threads = options.Threads ?? Environment.ProcessorCount,
+        });
+        var choice = new Choice(device, why is null ? device.Description : $"{device.Description}: {why}");
         logger?.LogInformation("Model {Model} runs on {Placement}", modelName, choice.Description);
         return choice;
     }

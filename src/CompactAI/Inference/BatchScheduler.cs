@@ -26,7 +26,7 @@ internal sealed class BatchScheduler : IDisposable
     private readonly List<ScheduledWork> _active = new(); // scheduler thread only, in service order
     private readonly List<ScheduledWork> _served = new(); // the decoding works of this step, moved behind the others after it
     private readonly ModelConfig _config;
-    private readonly ModelWeights _weights;
+    private readonly ModelWeights? _weights; // null when every sequence has its own pass (a model llama.cpp runs)
     private readonly int _contextSize;
     private WorkerPool? _pool; // created with the transformer by the first CPU step: a model whose sequences all have their own (device) pass needs neither
     private Transformer? _transformer;
@@ -39,7 +39,8 @@ internal sealed class BatchScheduler : IDisposable
     private readonly ScheduledWork[] _segmentWork;
     private readonly List<(ScheduledWork Work, int Count)> _own = new();
 
-    public BatchScheduler(ModelConfig config, ModelWeights weights, int threads, int maxBatch, int contextSize)
+    // weights: those of the batched CPU pass; null when every sequence has its own IForwardPass (a model llama.cpp runs).
+    public BatchScheduler(ModelConfig config, ModelWeights? weights, int threads, int maxBatch, int contextSize)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(threads, 1);
         (_config, _weights, _contextSize, Threads) = (config, weights, contextSize, threads);
@@ -235,7 +236,7 @@ internal sealed class BatchScheduler : IDisposable
         var pool = new WorkerPool(Threads);
         try
         {
-            _transformer = new Transformer(_config, _weights, pool, MaxBatch, _contextSize);
+            _transformer = new Transformer(_config, _weights ?? throw new InvalidOperationException("This model has no batched CPU pass."), pool, MaxBatch, _contextSize);
         }
         catch
         {

@@ -135,6 +135,53 @@ public sealed record ModelConfig
         return architecture.Configure(ReadCommon(file, architecture), file.Metadata);
     }
 
+    /// <summary>
+    /// The hyper-parameters of a model another engine runs (<see cref="ComputeBackend.LLamaSharp"/>): the common
+    /// <c>{architecture}.*</c> keys where the file has them (0 where it does not: a recurrent model has no attention heads),
+    /// no family adjustments. The vocabulary size is the rows of <c>token_embd.weight</c> when the file has it, else the
+    /// tokenizer's token count; CompactAI's code above the forward pass needs only that, the embedding length and the context.
+    /// </summary>
+    /// <exception cref="GgufFormatException"><c>general.architecture</c> or <c>embedding_length</c> is missing, or a value is negative.</exception>
+    internal static ModelConfig ForExternalEngine(GgufFile file)
+    {
+        var m = file.Metadata;
+        string arch = m.GetString("general.architecture");
+        string p = arch + ".";
+        int Optional(string key, int fallback)
+        {
+            int v = m.GetInt32(p + key, fallback);
+            return v >= 0 ? v : throw new GgufFormatException($"must not be negative, found {v}", p + key, -1, file.FilePath);
+        }
+        int embd = Positive(m, p + "embedding_length", m.GetInt32(p + "embedding_length"));
+        int heads = Optional("attention.head_count", 0);
+        int headDim = Optional("attention.key_length", heads > 0 ? embd / heads : 0);
+        int blocks = BlockCountOf(file, p + "block_count", m.GetInt32(p + "block_count"));
+        int vocab = file.FindTensor("token_embd.weight") is { Dimensions.Count: 2 } embedding
+            ? checked((int)embedding.Dimensions[1])
+            : m.GetArrayOrNull<string>("tokenizer.ggml.tokens")?.Length ?? 0;
+        if (vocab <= 0) throw new GgufFormatException("neither token_embd.weight nor tokenizer.ggml.tokens gives the vocabulary size", "tokenizer.ggml.tokens", -1, file.FilePath);
+        return new ModelConfig
+        {
+            Architecture = arch,
+            Name = m.GetString("general.name", null),
+            ContextLength = Positive(m, p + "context_length", m.GetInt32(p + "context_length", 2048)),
+            EmbeddingLength = embd,
+            BlockCount = blocks,
+            FeedForwardLength = Optional("feed_forward_length", 0),
+            HeadCount = heads,
+            KvHeadCount = Optional("attention.head_count_kv", heads),
+            HeadDim = headDim,
+            ValueDim = Optional("attention.value_length", headDim),
+            RopeDimensions = Optional("rope.dimension_count", headDim),
+            RopeFreqBase = m.GetFloat32(p + "rope.freq_base", 10000f),
+            RopeStyle = RopeStyle.NeoX,
+            RmsNormEpsilon = m.GetFloat32(p + "attention.layer_norm_rms_epsilon", 1e-5f),
+            VocabularySize = vocab,
+            AttentionScale = headDim > 0 ? 1.0f / MathF.Sqrt(headDim) : 0f,
+            RopeOriginalContextLength = m.GetInt32(p + "context_length", 2048),
+        };
+    }
+
     private static ModelConfig ReadCommon(GgufFile file, ModelArchitecture architecture)
     {
         var m = file.Metadata;

@@ -131,7 +131,11 @@ internal sealed partial class LlamaCppOracle : IDisposable
 
     public void Dispose() => _weights.Dispose();
 
-    private static void Configure()
+    /// <summary>
+    /// Captures the native library's load log and loads it; idempotent. Anything else in the test process that calls LLamaSharp
+    /// (the CompactAI.LLamaSharp backend's tests) calls this first, since the log callback can only be set before the first load.
+    /// </summary>
+    internal static void Configure()
     {
         lock (s_gate)
         {
