@@ -91,9 +91,18 @@ public sealed class CompactModel : IDisposable
         if (llama is not null)
         {
             // The weights are llama.cpp's: nothing of ours is loaded beyond the header, tokenizer and chat template.
-            var external = BackendSelector.SelectLLamaSharp(llama, options, Config, file.FilePath
-                ?? throw new BackendUnavailableException(ComputeBackend.LLamaSharp, "the model was not loaded from a file"),
-                ctx, Math.Min(options.BatchSize, ctx), modelName, why);
+            BackendSelector.Choice external;
+            try
+            {
+                external = BackendSelector.SelectLLamaSharp(llama, options, Config, file.FilePath
+                    ?? throw new BackendUnavailableException(ComputeBackend.LLamaSharp, "the model was not loaded from a file"),
+                    ctx, Math.Min(options.BatchSize, ctx), modelName, why);
+            }
+            catch (BackendUnavailableException e) when (options.Backend == ComputeBackend.Auto)
+            {
+                // Auto promised nothing about llama.cpp: the file is one neither engine runs.
+                throw new NotSupportedException($"{why}, and llama.cpp (CompactAI.LLamaSharp) cannot run it either: {e.Reason}", e);
+            }
             _device = external.Device;
             BackendDescription = external.Description;
             progress?.Report(1f);
@@ -186,8 +195,10 @@ public sealed class CompactModel : IDisposable
     /// </summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="GgufFormatException">The file is malformed or misses a required key or tensor.</exception>
-    /// <exception cref="NotSupportedException">The architecture, tokenizer or a tensor type is not supported (the message names it).</exception>
-    /// <exception cref="BackendUnavailableException"><see cref="CompactModelOptions.Backend"/> is Cuda and CUDA cannot be used, or <see cref="CompactModelOptions.CpuKernels"/> is Native and the native library cannot be loaded (the reason says why).</exception>
+    /// <exception cref="NotSupportedException">The architecture, tokenizer or a tensor type is not supported (the message names it); with
+    /// <see cref="ComputeBackend.Auto"/> and the <c>CompactAI.LLamaSharp</c> package referenced, neither engine runs the file.</exception>
+    /// <exception cref="BackendUnavailableException"><see cref="CompactModelOptions.Backend"/> is Cuda and CUDA cannot be used, or is
+    /// LLamaSharp and the package or its runtime is missing or llama.cpp cannot load the file, or <see cref="CompactModelOptions.CpuKernels"/> is Native and the native library cannot be loaded (the reason says why).</exception>
     /// <exception cref="DeviceOutOfMemoryException"><see cref="CompactModelOptions.Backend"/> is Cuda and the device has too little free memory (with the numbers).</exception>
     /// <exception cref="InvalidOperationException"><see cref="CompactModelOptions.NativeLibraryPath"/> names another library than the one this process already loaded.</exception>
     public static CompactModel Load(string path, CompactModelOptions? options = null) => Load(path, options, null, CancellationToken.None);

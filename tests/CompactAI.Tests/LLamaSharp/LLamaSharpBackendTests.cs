@@ -27,23 +27,34 @@ public sealed class GraniteModelFile : IDisposable
         string llama = System.IO.Path.Combine(_dir, "tiny-llama.gguf");
         SyntheticModel.Write(ModelShape.For("tiny-llama"), null, TestData.Stories260K, llama, seed: 11);
         Path = System.IO.Path.Combine(_dir, "tiny-granite.gguf");
+        WriteAs(llama, "granite", Path);
+        UnknownPath = System.IO.Path.Combine(_dir, "tiny-nonesuch.gguf");
+        WriteAs(llama, "nonesuch", UnknownPath);
+    }
+
+    /// <summary>tiny-llama's tensors and vocabulary under <paramref name="architecture"/>'s keys, with granite's scales.</summary>
+    private static void WriteAs(string llama, string architecture, string path)
+    {
         using var input = GgufFile.Open(llama);
         var writer = new GgufWriter(input.Alignment);
         foreach (var (key, value) in input.Metadata)
         {
             if (key is "general.alignment") continue;
-            if (key == "general.architecture") writer.Add(key, "granite");
-            else if (key.StartsWith("llama.", StringComparison.Ordinal)) writer.Add("granite." + key["llama.".Length..], value);
+            if (key == "general.architecture") writer.Add(key, architecture);
+            else if (key.StartsWith("llama.", StringComparison.Ordinal)) writer.Add(architecture + "." + key["llama.".Length..], value);
             else writer.Add(key, value);
         }
-        writer.Add("granite.logit_scale", 0.25f);
-        writer.Add("granite.residual_scale", 0.5f);
-        writer.Add("granite.embedding_scale", 4f);
-        writer.Add("granite.attention.scale", 0.2f);
+        writer.Add(architecture + ".logit_scale", 0.25f);
+        writer.Add(architecture + ".residual_scale", 0.5f);
+        writer.Add(architecture + ".embedding_scale", 4f);
+        writer.Add(architecture + ".attention.scale", 0.2f);
         foreach (var tensor in input.Tensors)
             writer.AddTensor(tensor.Name, tensor.Dimensions.ToArray(), MemoryMarshal.Cast<byte, float>(input.GetTensorBytes(tensor)));
-        writer.WriteTo(Path);
+        writer.WriteTo(path);
     }
+
+    /// <summary>The same model under an architecture neither engine knows.</summary>
+    public string UnknownPath { get; }
 
     public string Path { get; }
 
@@ -145,6 +156,17 @@ public sealed class LLamaSharpBackendTests(GraniteModelFile granite) : IClassFix
     {
         var e = Assert.Throws<NotSupportedException>(() => Load(granite.Path, ComputeBackend.Cpu));
         Assert.Contains("'granite'", e.Message);
+    }
+
+    [Fact]
+    public void A_file_neither_engine_runs_is_NotSupported_under_Auto_and_unavailable_when_LLamaSharp_is_asked_for()
+    {
+        var auto = Assert.Throws<NotSupportedException>(() => Load(granite.UnknownPath, ComputeBackend.Auto));
+        Assert.Contains("'nonesuch'", auto.Message);
+        Assert.IsType<BackendUnavailableException>(auto.InnerException);
+        var explicitly = Assert.Throws<BackendUnavailableException>(() => Load(granite.UnknownPath, ComputeBackend.LLamaSharp));
+        Assert.Equal(ComputeBackend.LLamaSharp, explicitly.Backend);
+        Assert.Contains("llama.cpp could not load", explicitly.Reason);
     }
 
     [Fact]
