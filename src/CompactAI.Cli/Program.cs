@@ -14,12 +14,13 @@ internal static class Program
 
           generate  --model PATH --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P]
                     [--min-p P] [--repeat-penalty R] [--seed S] [--stop TEXT] [--threads N] [--ctx N] [--chat] [--json]
-                    [--backend auto|cpu|cuda] [--gpu-layers N] [--device N]
-          chat      --model PATH [--system TEXT] [--max-tokens N] [--temperature T] [--seed S]
+                    [--backend auto|cpu|cuda] [--gpu-layers N] [--device N] [--lora PATH[:SCALE][,…]]
+          chat      --model PATH [--system TEXT] [--max-tokens N] [--temperature T] [--seed S] [--lora PATH[:SCALE][,…]]
           tokenize  --model PATH (--cases FILE | --text TEXT) [--bos]
           inspect   --model PATH [--all] | --devices [--model PATH]
           bench     --model PATH [--threads N] [--prompt-tokens 128] [--gen-tokens 64] [--repetitions 3] [--parallel N] [--json]
                     [--backend auto|cpu|cuda] [--gpu-layers N] [--device N]
+          merge-lora BASE.gguf ADAPTER.gguf OUT.gguf [--scale S]
           quantize  IN.gguf OUT.gguf TYPE [--pure]          TYPE: F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S, Q6_K
           confidence --model PATH --prompt TEXT [--max-tokens N] [--json]
           calibrate --model PATH --data labelled.jsonl [--target-escalation R | --target-quality Q] [--out FILE]
@@ -46,11 +47,12 @@ internal static class Program
                 "inspect" => InspectCommand.Run(rest),
                 "bench" => await BenchCommand.RunAsync(rest, cts.Token),
                 "quantize" => QuantizeCommand.Run(rest, cts.Token),
+                "merge-lora" => MergeLoraCommand.Run(rest, cts.Token),
                 "synth" => SynthCommand.Run(rest, cts.Token),
                 "chat" => await ChatCommand.RunAsync(rest, cts.Token),
                 "confidence" => await ConfidenceCommand.RunAsync(rest, cts.Token),
                 "calibrate" => await CalibrateCommand.RunAsync(rest, cts.Token),
-                _ => throw new UsageException($"unknown command '{args[0]}' (try: generate, tokenize, inspect, chat, bench, quantize, synth, confidence, calibrate)"),
+                _ => throw new UsageException($"unknown command '{args[0]}' (try: generate, tokenize, inspect, chat, bench, quantize, merge-lora, synth, confidence, calibrate)"),
             };
         }
         catch (UsageException e)

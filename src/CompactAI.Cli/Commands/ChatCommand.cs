@@ -4,7 +4,7 @@ using Microsoft.Extensions.AI;
 namespace CompactAI.Cli.Commands;
 
 /// <summary>
-/// <c>compactai chat --model PATH [--system TEXT] [--max-tokens N] [--temperature T] [--seed S]</c>: an interactive,
+/// <c>compactai chat --model PATH [--system TEXT] [--max-tokens N] [--temperature T] [--seed S] [--lora PATH[:SCALE]]</c>: an interactive,
 /// streaming chat using the model's chat template; each turn reuses the KV cache of the conversation so far.
 /// Lines from standard input are the user's turns (<c>/reset</c> starts over, <c>/exit</c> or end of input quits).
 /// </summary>
@@ -21,10 +21,12 @@ internal static class ChatCommand
             Temperature = a.Float("temperature", 0.8f, 0, 100),
             Seed = (long?)a.OptionalULong("seed"),
         };
-        var modelOptions = new CompactModelOptions { Threads = a.OptionalInt("threads", 1, 1024), ContextSize = a.OptionalInt("ctx", 1), MaxParallelSequences = 1 };
+        var lora = LoraArguments.Read(a);
+        var modelOptions = LoraArguments.PreferCpu(lora, new CompactModelOptions { Threads = a.OptionalInt("threads", 1, 1024), ContextSize = a.OptionalInt("ctx", 1), MaxParallelSequences = 1 });
         a.RejectUnknown("chat");
 
         using var model = await CompactModel.LoadAsync(modelPath, modelOptions, ct);
+        if (lora.Count > 0) chatOptions.WithLoraAdapters(LoraArguments.Load(model, lora));
         using var client = new CompactChatClient(model, new CompactChatClientOptions { ContextOverflow = ContextOverflowPolicy.DropOldestMessages });
         var history = new List<ChatMessage>();
         if (system is not null) history.Add(new ChatMessage(ChatRole.System, system));

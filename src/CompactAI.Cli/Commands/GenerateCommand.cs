@@ -28,13 +28,15 @@ internal static class GenerateCommand
             Sampling = sampling,
             StopSequences = stop is null ? [] : [stop],
         };
-        var modelOptions = BackendArguments.Apply(a, new CompactModelOptions { Threads = a.OptionalInt("threads", 1, 1024), ContextSize = a.OptionalInt("ctx", 1) });
+        var lora = LoraArguments.Read(a);
+        var modelOptions = LoraArguments.PreferCpu(lora, BackendArguments.Apply(a, new CompactModelOptions { Threads = a.OptionalInt("threads", 1, 1024), ContextSize = a.OptionalInt("ctx", 1) }));
         bool json = a.Flag("json");
         bool chat = a.Flag("chat");
         a.RejectUnknown("generate");
 
         using var model = await CompactModel.LoadAsync(modelPath, modelOptions, ct);
         using var session = model.CreateSession();
+        options = options with { Adapters = LoraArguments.Load(model, lora) };
         // --chat: the prompt is one user turn rendered with the model's chat template (as `compactai chat` does).
         var promptIds = chat ? ChatPrompt(model, prompt) : model.Tokenizer.Encode(prompt, addSpecial: true);
         var output = new List<int>();

@@ -1,3 +1,4 @@
+using CompactAI.Chat;
 using CompactAI.Gguf;
 using CompactAI.Inference;
 using CompactAI.Sampling;
@@ -138,6 +139,26 @@ public sealed class LoraAdapterTests(Stories260KFixture fixture) : IClassFixture
         {
             File.Delete(path);
         }
+    }
+
+    [Fact]
+    public async Task ChatClient_TakesAdaptersThroughChatOptions()
+    {
+        var adapter = _model.LoadAdapter(AdapterPath);
+        using var client = new CompactAI.Chat.CompactChatClient(_model);
+        Microsoft.Extensions.AI.ChatMessage[] messages = [new(Microsoft.Extensions.AI.ChatRole.User, "Once upon a time")];
+        var plain = await client.GetResponseAsync(messages, new Microsoft.Extensions.AI.ChatOptions { Temperature = 0, MaxOutputTokens = 24 });
+        var options = new Microsoft.Extensions.AI.ChatOptions { Temperature = 0, MaxOutputTokens = 24 }.WithLoraAdapters(adapter);
+        Assert.Equal([adapter.WithScale(1f)], options.GetLoraAdapters());
+        var adapted = await client.GetResponseAsync(messages, options);
+        Assert.NotEqual(plain.Text, adapted.Text);
+        var zero = await client.GetResponseAsync(messages, new Microsoft.Extensions.AI.ChatOptions { Temperature = 0, MaxOutputTokens = 24 }.WithLoraAdapters(adapter.WithScale(0)));
+        Assert.Equal(plain.Text, zero.Text);
+        // The key is documented as accepting a bare adapter too; another type is a clear error.
+        var bare = new Microsoft.Extensions.AI.ChatOptions { AdditionalProperties = new() { [CompactAI.Chat.LoraChatOptions.Key] = adapter } };
+        Assert.Equal([adapter.WithScale(1f)], bare.GetLoraAdapters());
+        var wrong = new Microsoft.Extensions.AI.ChatOptions { AdditionalProperties = new() { [CompactAI.Chat.LoraChatOptions.Key] = "adapter.gguf" } };
+        Assert.Throws<ArgumentException>(() => wrong.GetLoraAdapters());
     }
 
     // ---- KV reuse is keyed on the adapter set
