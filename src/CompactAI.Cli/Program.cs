@@ -19,7 +19,7 @@ internal static class Program
           tokenize  --model PATH (--cases FILE | --text TEXT) [--bos]
           inspect   --model PATH [--all] | --devices [--model PATH]
           bench     --model PATH [--threads N] [--prompt-tokens 128] [--gen-tokens 64] [--repetitions 3] [--parallel N] [--json]
-                    [--backend auto|cpu|cuda] [--gpu-layers N] [--device N]
+                    [--backend auto|cpu|cuda] [--gpu-layers N] [--device N] [--lora PATH[:SCALE][,…]]
           merge-lora BASE.gguf ADAPTER.gguf OUT.gguf [--scale S]
           quantize  IN.gguf OUT.gguf TYPE [--pure]          TYPE: F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S, Q6_K
           confidence --model PATH --prompt TEXT [--max-tokens N] [--json]

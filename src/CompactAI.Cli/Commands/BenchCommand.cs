@@ -13,7 +13,8 @@ namespace CompactAI.Cli.Commands;
 /// warm-up.
 /// With <c>--parallel N</c> it also runs N concurrent generations of M tokens from N distinct prompts of N tokens on one
 /// loaded model (continuous batching, as llama-server's <c>-np N</c>): aggregate generated tokens/s over the wall time,
-/// and the p50/p95 of the requests' latencies (prompt and generation).
+/// and the p50/p95 of the requests' latencies (prompt and generation). With <c>--lora PATH[:SCALE]</c>, everything runs
+/// with the adapters applied.
 /// </summary>
 internal static class BenchCommand
 {
@@ -27,12 +28,13 @@ internal static class BenchCommand
         int reps = a.Int("repetitions", 3, 1, 1000);
         bool json = a.Flag("json");
         int? parallel = a.OptionalInt("parallel", 1, 256);
-        var options = BackendArguments.Apply(a, new CompactModelOptions
+        var lora = LoraArguments.Read(a);
+        var options = LoraArguments.PreferCpu(lora, BackendArguments.Apply(a, new CompactModelOptions
         {
             Threads = threads,
             ContextSize = pp + tg + 8,
             BatchSize = Math.Min(pp, 512),
-        });
+        }));
         a.RejectUnknown("bench");
 
         var load = Stopwatch.StartNew();
@@ -47,13 +49,20 @@ internal static class BenchCommand
         var decode = new int[tg];
         decode[0] = model.Tokenizer.BosToken >= 0 ? model.Tokenizer.BosToken : rng.Next(model.Config.VocabularySize);
         for (int i = 1; i < tg; i++) decode[i] = rng.Next(model.Config.VocabularySize);
-        var gen = new GenerationOptions { MaxTokens = tg, Sampling = SamplingOptions.Greedy, IgnoreEndOfSequence = true, AddSpecialTokens = false };
+        var adapters = LoraArguments.Load(model, lora);
+        var gen = new GenerationOptions { MaxTokens = tg, Sampling = SamplingOptions.Greedy, IgnoreEndOfSequence = true, AddSpecialTokens = false, Adapters = adapters };
+        // With --lora the prompt runs through a generation of 0 tokens, so that it too applies the adapters.
+        async Task RunPromptAsync()
+        {
+            if (adapters.Count == 0) await session.GetNextTokenLogitsAsync(prompt, ct);
+            else await session.GenerateTextAsync(prompt, gen with { MaxTokens = 0 }, ct);
+        }
 
         // Warm-up: JIT, page in the weights.
         session.Reset();
-        await session.GetNextTokenLogitsAsync(prompt, ct);
+        await RunPromptAsync();
         session.Reset();
-        session.DecodeEach(decode.AsSpan(0, Math.Min(tg, 8)));
+        session.DecodeEach(decode.AsSpan(0, Math.Min(tg, 8)), adapters);
 
         var ppRates = new double[reps];
         var tgRates = new double[reps];
@@ -62,12 +71,12 @@ internal static class BenchCommand
             ct.ThrowIfCancellationRequested();
             session.Reset();
             long t0 = Stopwatch.GetTimestamp();
-            await session.GetNextTokenLogitsAsync(prompt, ct);
+            await RunPromptAsync();
             ppRates[r] = pp / Stopwatch.GetElapsedTime(t0).TotalSeconds;
 
             session.Reset();
             t0 = Stopwatch.GetTimestamp();
-            session.DecodeEach(decode);
+            session.DecodeEach(decode, adapters);
             tgRates[r] = tg / Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
         var ppStats = RateStats.Of(ppRates);
