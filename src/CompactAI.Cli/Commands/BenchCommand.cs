@@ -54,7 +54,7 @@ internal static class BenchCommand
         // With --lora the prompt runs through a generation of 0 tokens, so that it too applies the adapters.
         async Task RunPromptAsync()
         {
-            if (adapters.Count == 0) await session.GetNextTokenLogitsAsync(prompt, ct);
+            if (adapters.Length == 0) await session.GetNextTokenLogitsAsync(prompt, ct);
             else await session.GenerateTextAsync(prompt, gen with { MaxTokens = 0 }, ct);
         }
 

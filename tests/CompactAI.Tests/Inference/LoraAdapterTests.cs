@@ -321,6 +321,49 @@ public sealed class LoraAdapterTests(Stories260KFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public void OneBatchStep_AppliesEachSegmentsOwnAdapters()
+    {
+        // Two sequences in one ForwardBatch, one under the adapter and one without: each row range gets exactly its solo logits.
+        var set = CompactAI.Models.LoraStack.For(_model, [_model.LoadAdapter(AdapterPath)]);
+        var prompt = GoldenFiles.GreedyCases("stories260K.greedy.json")[0].PromptIds;
+        var c = _model.Config;
+        using var pool = new CompactAI.Threading.WorkerPool(2);
+        var t = new CompactAI.Models.Transformer(c, _model.Weights, pool, 2 * prompt.Length, 64);
+        KvCache NewCache() => new(c.BlockCount, 64, c.KvHeadCount, c.HeadDim, c.ValueDim);
+        var soloLora = new float[c.VocabularySize];
+        var soloBase = new float[c.VocabularySize];
+        t.ForwardBatch(prompt, [new CompactAI.Models.BatchSegment(NewCache(), 0, prompt.Length, CompactAI.Models.SegmentOutput.LastLogits, soloLora, set)]);
+        t.ForwardBatch(prompt, [new CompactAI.Models.BatchSegment(NewCache(), 0, prompt.Length, CompactAI.Models.SegmentOutput.LastLogits, soloBase)]);
+        var bothLora = new float[c.VocabularySize];
+        var bothBase = new float[c.VocabularySize];
+        t.ForwardBatch([.. prompt, .. prompt],
+        [
+            new CompactAI.Models.BatchSegment(NewCache(), 0, prompt.Length, CompactAI.Models.SegmentOutput.LastLogits, bothBase),
+            new CompactAI.Models.BatchSegment(NewCache(), 0, prompt.Length, CompactAI.Models.SegmentOutput.LastLogits, bothLora, set),
+        ]);
+        Assert.Equal(soloLora, bothLora);
+        Assert.Equal(soloBase, bothBase);
+        Assert.NotEqual(soloBase, soloLora);
+    }
+
+    [Fact]
+    public async Task ConcurrentSequences_WithAndWithoutTheAdapter_GiveTheirSoloTokens()
+    {
+        var adapter = _model.LoadAdapter(AdapterPath);
+        var cases = ReadCases().Where(c => c.Scale == 1f).ToList();
+        var lora = cases[0];
+        var plain = GoldenFiles.GreedyCases("stories260K.greedy.json")[0];
+        using var a = _model.CreateSession();
+        using var b = _model.CreateSession();
+        var withAdapter = GenerateAsync(a, lora.PromptIds, Greedy(lora.OutputIds.Length, adapter));
+        var without = GenerateAsync(b, plain.PromptIds, Greedy(lora.OutputIds.Length));
+        await Task.WhenAll(withAdapter, without);
+        Assert.Equal(lora.OutputIds, await withAdapter);
+        using var solo = _model.CreateSession();
+        Assert.Equal(await GenerateAsync(solo, plain.PromptIds, Greedy(lora.OutputIds.Length)), await without);
+    }
+
+    [Fact]
     public void SyntheticAdapter_AddsTheLowRankProduct()
     {
         // A rank-1 adapter on output.weight adds s·b·(a·h) to the logits, h the output-normed hidden state, s = user × alpha / rank.
@@ -342,7 +385,7 @@ public sealed class LoraAdapterTests(Stories260KFixture fixture) : IClassFixture
         var loraLogits = new float[c.VocabularySize];
         var hidden = new float[prompt.Length * c.EmbeddingLength];
         t.Forward(prompt, 0, cache, baseLogits, allLogits: false);
-        t.Forward(prompt, 0, cache, loraLogits, allLogits: false, set);
+        t.ForwardBatch(prompt, [new CompactAI.Models.BatchSegment(cache, 0, prompt.Length, CompactAI.Models.SegmentOutput.LastLogits, loraLogits, set)]);
         t.ForwardHidden(prompt, 0, cache, hidden);
         var h = hidden.AsSpan((prompt.Length - 1) * c.EmbeddingLength, c.EmbeddingLength);
         float ah = 0;

@@ -27,8 +27,7 @@ public sealed class ServerLoraTests : IAsyncLifetime
         builder.Services.AddCompactAI(o =>
         {
             o.ModelPath = TestData.Stories260K;
-            o.Threads = 1;
-            o.MaxParallelSequences = 1;
+            o.Model = new() { Threads = 1, MaxParallelSequences = 1, Backend = ComputeBackend.Cpu };
         });
         builder.Services.Configure<OpenAIServerOptions>(o => o.Lora = LoraAdapterTests.AdapterPath);
         _app = builder.Build();
