@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -13,32 +14,47 @@ namespace CompactAI.Cli.Commands;
 /// warm-up.
 /// With <c>--parallel N</c> it also runs N concurrent generations of M tokens from N distinct prompts of N tokens on one
 /// loaded model (continuous batching, as llama-server's <c>-np N</c>): aggregate generated tokens/s over the wall time,
-/// and the p50/p95 of the requests' latencies (prompt and generation). With <c>--lora PATH[:SCALE]</c>, everything runs
-/// with the adapters applied.
+/// and the p50/p95 of the requests' latencies (prompt and generation).
 /// </summary>
 internal static class BenchCommand
 {
-    public static async Task<int> RunAsync(string[] args, CancellationToken ct)
+    private static readonly Option<int?> PromptTokens = CliOption.Int("--prompt-tokens", "Random prompt tokens of pp (default 128).", 1, 1 << 16);
+    private static readonly Option<int?> GenTokens = CliOption.Int("--gen-tokens", "Single-token decodes of tg (default 64).", 1, 1 << 16);
+    private static readonly Option<int?> Repetitions = CliOption.Int("--repetitions", "Timed repetitions after a warm-up (default 3).", 1, 1000);
+    private static readonly Option<int?> Parallel = CliOption.Int("--parallel", "Also run N concurrent generations (continuous batching).", 1, 256);
+
+    public static Command Create()
     {
-        var a = new CliArguments(args, new HashSet<string> { "json" });
-        string modelPath = a.Required("model");
-        int? threads = a.OptionalInt("threads", 1, 1024);
-        int pp = a.Int("prompt-tokens", 128, 1, 1 << 16);
-        int tg = a.Int("gen-tokens", 64, 1, 1 << 16);
-        int reps = a.Int("repetitions", 3, 1, 1000);
-        bool json = a.Flag("json");
-        int? parallel = a.OptionalInt("parallel", 1, 256);
-        var lora = LoraArguments.Read(a);
-        var options = LoraArguments.PreferCpu(lora, BackendArguments.Apply(a, new CompactModelOptions
+        var command = new Command("bench", "llama-bench's prompt processing (pp) and generation (tg) rates; with --json the last line has the figures.");
+        ModelOptions.AddTo(command);
+        command.Add(PromptTokens);
+        command.Add(GenTokens);
+        command.Add(Repetitions);
+        command.Add(Parallel);
+        command.Add(LoraArguments.Lora);
+        command.Add(CommonOptions.Json);
+        command.SetAction((p, ct) => RunAsync(p, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult p, CancellationToken ct)
+    {
+        string modelPath = ModelOptions.PathOf(p);
+        int pp = p.GetValue(PromptTokens) ?? 128;
+        int tg = p.GetValue(GenTokens) ?? 64;
+        int reps = p.GetValue(Repetitions) ?? 3;
+        bool json = p.GetValue(CommonOptions.Json);
+        int? parallel = p.GetValue(Parallel);
+        var lora = LoraArguments.Read(p);
+        var options = LoraArguments.PreferCpu(lora, ModelOptions.Read(p, new CompactModelOptions
         {
-            Threads = threads,
             ContextSize = pp + tg + 8,
             BatchSize = Math.Min(pp, 512),
         }));
-        a.RejectUnknown("bench");
+        int? threads = options.Threads;
 
         var load = Stopwatch.StartNew();
-        using var model = await CompactModel.LoadAsync(modelPath, options, ct);
+        using var model = await CliProgress.LoadAsync(modelPath, options, json, ct);
         double loadMs = load.Elapsed.TotalMilliseconds;
         using var session = model.CreateSession();
 

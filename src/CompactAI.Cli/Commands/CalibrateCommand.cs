@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -16,29 +17,50 @@ namespace CompactAI.Cli.Commands;
 /// </summary>
 internal static class CalibrateCommand
 {
-    public static async Task<int> RunAsync(string[] args, CancellationToken ct)
+    private static readonly Option<string?> Data = CliOption.Text("--data", "Labelled prompts, one JSON object a line.", "FILE", required: true);
+    private static readonly Option<int?> MaxTokens = CliOption.Int("--max-tokens", "Tokens of each greedy answer at most (default 24).", 1);
+    private static readonly Option<float?> TargetEscalation = CliOption.Float("--target-escalation", "Fit the threshold to this escalation rate.", 0, 1, "R");
+    private static readonly Option<float?> TargetQuality = CliOption.Float("--target-quality", "Fit the threshold to this quality (default 0.95).", 0, 1, "Q");
+    private static readonly Option<string?> Out = CliOption.Text("--out", "Write the calibration result (JSON) to FILE.", "FILE");
+
+    public static Command Create()
     {
-        var a = new CliArguments(args, new HashSet<string>());
-        string modelPath = a.Required("model");
-        string dataPath = a.Required("data");
-        int maxTokens = a.Int("max-tokens", 24, 1);
-        float? escalation = a.String("target-escalation") is null ? null : a.Float("target-escalation", 0, 0, 1);
-        float quality = a.Float("target-quality", 0.95f, 0, 1);
-        string? outPath = a.String("out");
-        var options = new CompactModelOptions { Threads = a.OptionalInt("threads", 1, 1024), ContextSize = a.OptionalInt("ctx", 1) };
-        a.RejectUnknown("calibrate");
+        var command = new Command("calibrate", "Fit the confidence threshold of the hybrid router to labelled prompts and print the trade-off curve.");
+        ModelOptions.AddTo(command);
+        command.Add(Data);
+        command.Add(MaxTokens);
+        command.Add(TargetEscalation);
+        command.Add(TargetQuality);
+        command.Add(Out);
+        command.SetAction((p, ct) => RunAsync(p, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult p, CancellationToken ct)
+    {
+        string modelPath = ModelOptions.PathOf(p);
+        string dataPath = p.GetRequiredValue(Data)!;
+        int maxTokens = p.GetValue(MaxTokens) ?? 24;
+        float? escalation = p.GetValue(TargetEscalation);
+        float quality = p.GetValue(TargetQuality) ?? 0.95f;
+        string? outPath = p.GetValue(Out);
+        var options = ModelOptions.Read(p, new CompactModelOptions());
 
         var items = ReadData(dataPath);
-        using var model = await CompactModel.LoadAsync(modelPath, options, ct);
+        bool bars = CliProgress.Enabled(json: false);
+        using var model = await CliProgress.LoadAsync(modelPath, options, json: false, ct);
         using var session = model.CreateSession();
-        var scores = new List<double>(items.Count);
-        for (int i = 0; i < items.Count; i++)
+        var scores = await CliProgress.RunAsync(bars, $"measuring {items.Count} prompts", async progress =>
         {
-            var report = await ConfidenceProbe.MeasureAsync(session, items[i].Prompt, maxTokens, cancellationToken: ct);
-            scores.Add(report.Confidence);
-            if (!Console.IsErrorRedirected) Console.Error.Write($"\rmeasured {i + 1}/{items.Count}");
-        }
-        if (!Console.IsErrorRedirected) Console.Error.WriteLine();
+            var measured = new List<double>(items.Count);
+            for (int i = 0; i < items.Count; i++)
+            {
+                var report = await ConfidenceProbe.MeasureAsync(session, items[i].Prompt, maxTokens, cancellationToken: ct);
+                measured.Add(report.Confidence);
+                progress?.Report((i + 1f) / items.Count);
+            }
+            return measured;
+        });
         var local = items.Select(i => i.LocalCorrect).ToList();
         var remote = items.Select(i => i.RemoteCorrect).ToList();
         string fingerprint = Fingerprint(modelPath);
@@ -55,10 +77,10 @@ internal static class CalibrateCommand
         for (int step = 0; step <= 10; step++)
         {
             double r = step / 10.0;
-            var p = Nearest(curve.Router, r);
+            var pt = Nearest(curve.Router, r);
             var q = Nearest(curve.Random, r);
             var o = Nearest(curve.Oracle, r);
-            sb.AppendLine(CultureInfo.InvariantCulture, $"  {r,6:P0}   {p.Quality,6:P1} {q.Quality,8:P1} {o.Quality,8:P1}   ({p.GapRecovered:P0}; {q.GapRecovered:P0}; {o.GapRecovered:P0})");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"  {r,6:P0}   {pt.Quality,6:P1} {q.Quality,8:P1} {o.Quality,8:P1}   ({pt.GapRecovered:P0}; {q.GapRecovered:P0}; {o.GapRecovered:P0})");
         }
         sb.AppendLine(CultureInfo.InvariantCulture, $"APGR: router {curve.RouterApgr:F3}, random {curve.RandomApgr:F3}, oracle {curve.OracleApgr:F3}");
         sb.AppendLine(CultureInfo.InvariantCulture, $"remote calls for 50% of the gap: {curve.RouterCallsFor50PercentGap:P0}; for 80%: {curve.RouterCallsFor80PercentGap:P0}");

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using CompactAI.Hybrid;
@@ -10,17 +11,29 @@ namespace CompactAI.Cli.Commands;
 /// </summary>
 internal static class ConfidenceCommand
 {
-    public static async Task<int> RunAsync(string[] args, CancellationToken ct)
-    {
-        var a = new CliArguments(args, new HashSet<string> { "json" });
-        string modelPath = a.Required("model");
-        string prompt = a.Required("prompt");
-        int maxTokens = a.Int("max-tokens", 32, 1);
-        var options = new CompactModelOptions { Threads = a.OptionalInt("threads", 1, 1024), ContextSize = a.OptionalInt("ctx", 1) };
-        bool json = a.Flag("json");
-        a.RejectUnknown("confidence");
+    private static readonly Option<string?> Prompt = CliOption.Text("--prompt", "The prompt text.", "TEXT", required: true);
+    private static readonly Option<int?> MaxTokens = CliOption.Int("--max-tokens", "Tokens of the greedy answer at most (default 32).", 1);
 
-        using var model = await CompactModel.LoadAsync(modelPath, options, ct);
+    public static Command Create()
+    {
+        var command = new Command("confidence", "The local model's confidence in its greedy answer, with every signal.");
+        ModelOptions.AddTo(command);
+        command.Add(Prompt);
+        command.Add(MaxTokens);
+        command.Add(CommonOptions.Json);
+        command.SetAction((p, ct) => RunAsync(p, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult p, CancellationToken ct)
+    {
+        string modelPath = ModelOptions.PathOf(p);
+        string prompt = p.GetRequiredValue(Prompt)!;
+        int maxTokens = p.GetValue(MaxTokens) ?? 32;
+        var options = ModelOptions.Read(p, new CompactModelOptions());
+        bool json = p.GetValue(CommonOptions.Json);
+
+        using var model = await CliProgress.LoadAsync(modelPath, options, json, ct);
         using var session = model.CreateSession();
         var report = await ConfidenceProbe.MeasureAsync(session, prompt, maxTokens, cancellationToken: ct);
         var s = report.Signals;

@@ -1,40 +1,49 @@
+using System.CommandLine;
 using System.Text.Json;
 using CompactAI.Inference;
-using CompactAI.Sampling;
 
 namespace CompactAI.Cli.Commands;
 
 /// <summary><c>compactai generate</c>: stream a continuation; with <c>--json</c> the last line is the machine-readable result.</summary>
 internal static class GenerateCommand
 {
-    public static async Task<int> RunAsync(string[] args, CancellationToken ct)
+    private static readonly Option<string?> Prompt = CliOption.Text("--prompt", "The prompt text.", "TEXT", required: true);
+    private static readonly Option<int?> MaxTokens = CliOption.Int("--max-tokens", "Tokens to generate at most (default 128).", 0);
+    private static readonly Option<string?> Stop = CliOption.Text("--stop", "Stop when the output contains TEXT.", "TEXT");
+    private static readonly Option<bool> ChatFlag = CliOption.Flag("--chat", "Render the prompt as one user turn of the model's chat template.");
+
+    public static Command Create()
     {
-        var a = new CliArguments(args, new HashSet<string> { "json", "chat" });
-        string modelPath = a.Required("model");
-        string prompt = a.Required("prompt");
-        var sampling = new SamplingOptions
-        {
-            Temperature = a.Float("temperature", 0.8f, 0, 100),
-            TopK = a.Int("top-k", 40, 0),
-            TopP = a.Float("top-p", 0.95f, 0, 1),
-            MinP = a.Float("min-p", 0.05f, 0, 1),
-            RepeatPenalty = a.Float("repeat-penalty", 1.0f, 0.01f, 100),
-            Seed = a.OptionalULong("seed"),
-        };
-        string? stop = a.String("stop");
+        var command = new Command("generate", "Stream a continuation of a prompt; with --json the last line is the machine-readable result.");
+        ModelOptions.AddTo(command);
+        command.Add(Prompt);
+        command.Add(MaxTokens);
+        SamplingArguments.AddTo(command);
+        command.Add(Stop);
+        command.Add(ChatFlag);
+        command.Add(LoraArguments.Lora);
+        command.Add(CommonOptions.Json);
+        command.SetAction((p, ct) => RunAsync(p, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult p, CancellationToken ct)
+    {
+        string modelPath = ModelOptions.PathOf(p);
+        string prompt = p.GetRequiredValue(Prompt)!;
+        string? stop = p.GetValue(Stop);
         var options = new GenerationOptions
         {
-            MaxTokens = a.Int("max-tokens", 128, 0),
-            Sampling = sampling,
+            MaxTokens = p.GetValue(MaxTokens) ?? 128,
+            Sampling = SamplingArguments.Read(p),
             StopSequences = stop is null ? [] : [stop],
         };
-        var lora = LoraArguments.Read(a);
-        var modelOptions = LoraArguments.PreferCpu(lora, BackendArguments.Apply(a, new CompactModelOptions { Threads = a.OptionalInt("threads", 1, 1024), ContextSize = a.OptionalInt("ctx", 1) }));
-        bool json = a.Flag("json");
-        bool chat = a.Flag("chat");
-        a.RejectUnknown("generate");
+        var lora = LoraArguments.Read(p);
+        var modelOptions = LoraArguments.PreferCpu(lora, ModelOptions.Read(p, new CompactModelOptions()));
+        bool json = p.GetValue(CommonOptions.Json);
+        bool chat = p.GetValue(ChatFlag);
 
-        using var model = await CompactModel.LoadAsync(modelPath, modelOptions, ct);
+        using var model = await CliProgress.LoadAsync(modelPath, modelOptions, json, ct);
         using var session = model.CreateSession();
         options = options with { Adapters = LoraArguments.Load(model, lora) };
         // --chat: the prompt is one user turn rendered with the model's chat template (as `compactai chat` does).

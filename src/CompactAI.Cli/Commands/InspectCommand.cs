@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text;
 using CompactAI.Cuda;
 using CompactAI.Gguf;
@@ -12,13 +13,27 @@ namespace CompactAI.Cli.Commands;
 /// </summary>
 internal static class InspectCommand
 {
-    public static int Run(string[] args)
+    // Not ModelOptions.Model: inspect reads the file without loading a model, and with --devices needs none.
+    private static readonly Option<string?> Model = CliOption.Text("--model", "The GGUF file (optional with --devices).", "PATH");
+    private static readonly Option<bool> AllFlag = CliOption.Flag("--all", "Also list every tensor.");
+    private static readonly Option<bool> DevicesFlag = CliOption.Flag("--devices", "List the CUDA devices (or why there are none).");
+
+    public static Command Create()
     {
-        var a = new CliArguments(args, new HashSet<string> { "all", "devices" });
-        bool devices = a.Flag("devices");
-        string? modelPath = devices ? a.String("model") : a.Required("model");
-        bool all = a.Flag("all");
-        a.RejectUnknown("inspect");
+        var command = new Command("inspect", "Architecture, sizes, tensors, tokenizer and metadata of a GGUF file; --devices lists the CUDA devices.")
+        {
+            Model, AllFlag, DevicesFlag,
+        };
+        command.SetAction(Run);
+        return command;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        bool devices = p.GetValue(DevicesFlag);
+        string? modelPath = p.GetValue(Model);
+        if (!devices && modelPath is null) throw new UsageException("option --model is required (or --devices)");
+        bool all = p.GetValue(AllFlag);
         if (devices) Console.Out.Write(Devices());
         if (modelPath is null) return 0;
 

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 
 namespace CompactAI.Cli.Commands;
@@ -8,10 +9,14 @@ namespace CompactAI.Cli.Commands;
 /// </summary>
 internal static class LoraArguments
 {
+    /// <summary>The <c>--lora</c> option (generate, chat, bench).</summary>
+    public static readonly Option<string?> Lora = CliOption.Text("--lora",
+        "LoRA adapters applied at run time, in order, each at its scale (default 1); runs on the CPU unless --backend says otherwise.", "PATH[:SCALE][,…]");
+
     /// <summary>The adapter files and scales of <c>--lora</c> (empty when absent).</summary>
-    public static IReadOnlyList<(string Path, float Scale)> Read(CliArguments a)
+    public static IReadOnlyList<(string Path, float Scale)> Read(ParseResult p)
     {
-        string? value = a.String("lora");
+        string? value = p.GetValue(Lora);
         if (value is null) return [];
         var result = new List<(string, float)>();
         foreach (string item in value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))

@@ -1,3 +1,5 @@
+using System.CommandLine;
+
 namespace CompactAI.Cli.Commands;
 
 /// <summary>
@@ -6,16 +8,26 @@ namespace CompactAI.Cli.Commands;
 /// </summary>
 internal static class MergeLoraCommand
 {
-    public static int Run(string[] args, CancellationToken ct)
+    private static readonly Argument<string> Base = new("BASE") { Description = "The base model (GGUF)." };
+    private static readonly Argument<string> Adapter = new("ADAPTER") { Description = "The LoRA adapter (llama.cpp adapter GGUF)." };
+    private static readonly Argument<string> Output = new("OUT") { Description = "The merged model to write (GGUF)." };
+    private static readonly Option<float?> Scale = CliOption.Float("--scale", "The adapter's scale (default 1).", -1000f, 1000f, "S");
+
+    public static Command Create()
     {
-        var a = new CliArguments(args, new HashSet<string>());
-        float scale = a.Float("scale", 1f, -1000f, 1000f);
-        a.RejectUnknown("merge-lora");
-        if (a.Positionals.Count != 3) throw new UsageException("usage: compactai merge-lora BASE.gguf ADAPTER.gguf OUT.gguf [--scale S]");
-        using var model = CompactModel.Load(a.Positionals[0], new CompactModelOptions { Backend = ComputeBackend.Cpu, Threads = 1, ContextSize = 16 });
-        var adapter = model.LoadAdapter(a.Positionals[1]);
-        adapter.MergeInto(a.Positionals[2], scale, ct);
-        Console.Out.WriteLine($"wrote {a.Positionals[2]} ({new FileInfo(a.Positionals[2]).Length / 1e6:F1} MB): {adapter.TensorCount} tensors merged at scale {scale}");
+        var command = new Command("merge-lora", "Write the base model with a LoRA adapter merged in (W + s·B·A).") { Base, Adapter, Output, Scale };
+        command.SetAction((p, ct) => Task.FromResult(Run(p, ct)));
+        return command;
+    }
+
+    private static int Run(ParseResult p, CancellationToken ct)
+    {
+        float scale = p.GetValue(Scale) ?? 1f;
+        string output = p.GetRequiredValue(Output);
+        using var model = CompactModel.Load(p.GetRequiredValue(Base), new CompactModelOptions { Backend = ComputeBackend.Cpu, Threads = 1, ContextSize = 16 });
+        var adapter = model.LoadAdapter(p.GetRequiredValue(Adapter));
+        adapter.MergeInto(output, scale, ct);
+        Console.Out.WriteLine($"wrote {output} ({new FileInfo(output).Length / 1e6:F1} MB): {adapter.TensorCount} tensors merged at scale {scale}");
         return 0;
     }
 }

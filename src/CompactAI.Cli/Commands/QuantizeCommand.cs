@@ -1,3 +1,4 @@
+using System.CommandLine;
 using CompactAI.Tensors.Quantization;
 
 namespace CompactAI.Cli.Commands;
@@ -5,23 +6,30 @@ namespace CompactAI.Cli.Commands;
 /// <summary><c>compactai quantize IN.gguf OUT.gguf TYPE [--pure]</c>: llama-quantize's presets (Q4_K_M, Q8_0, ...).</summary>
 internal static class QuantizeCommand
 {
-    public static int Run(string[] args, CancellationToken ct)
+    private static readonly Argument<string> Input = new("IN.gguf") { Description = "The model to quantize." };
+    private static readonly Argument<string> Output = new("OUT.gguf") { Description = "The file to write." };
+    private static readonly Argument<string> Type = new("TYPE") { HelpName = "TYPE", Description = $"The preset: {string.Join(", ", Enum.GetNames<QuantizationPreset>())}." };
+    private static readonly Option<bool> Pure = CliOption.Flag("--pure", "Every matrix in TYPE (no per-tensor mix).");
+
+    public static Command Create()
     {
-        var a = new CliArguments(args, new HashSet<string> { "pure" });
-        bool pure = a.Flag("pure");
-        a.RejectUnknown("quantize");
-        if (a.Positionals.Count != 3) throw new UsageException("usage: compactai quantize IN.gguf OUT.gguf TYPE [--pure]");
-        var preset = ParsePreset(a.Positionals[2]);
-        int lastPercent = -1;
-        var progress = new Progress<float>(p =>
+        Type.CompletionSources.Add(Enum.GetNames<QuantizationPreset>());
+        var command = new Command("quantize", "Quantize a GGUF model with llama-quantize's presets (Q4_K_M, Q8_0, ...).") { Input, Output, Type, Pure };
+        command.SetAction((p, ct) => RunAsync(p, ct));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(ParseResult p, CancellationToken ct)
+    {
+        string input = p.GetRequiredValue(Input), output = p.GetRequiredValue(Output);
+        var preset = ParsePreset(p.GetRequiredValue(Type));
+        var options = new QuantizationOptions { Pure = p.GetValue(Pure) };
+        await CliProgress.RunAsync(CliProgress.Enabled(json: false), $"quantizing to {preset}", progress => Task.Run(() =>
         {
-            int percent = (int)(p * 100);
-            if (percent / 10 != lastPercent / 10) Console.Error.Write($"\r{percent,3}%");
-            lastPercent = percent;
-        });
-        ModelQuantizer.Quantize(a.Positionals[0], a.Positionals[1], preset, new QuantizationOptions { Pure = pure }, progress, ct);
-        Console.Error.WriteLine();
-        Console.Out.WriteLine($"wrote {a.Positionals[1]} ({new FileInfo(a.Positionals[1]).Length / 1e6:F1} MB, {preset})");
+            ModelQuantizer.Quantize(input, output, preset, options, progress, ct);
+            return 0;
+        }, ct));
+        Console.Out.WriteLine($"wrote {output} ({new FileInfo(output).Length / 1e6:F1} MB, {preset})");
         return 0;
     }
 

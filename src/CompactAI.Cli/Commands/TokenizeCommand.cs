@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text;
 
 namespace CompactAI.Cli.Commands;
@@ -11,14 +12,24 @@ internal static class TokenizeCommand
 {
     public const string Separator = "\n__ggml_vocab_test__\n";
 
-    public static int Run(string[] args)
+    private static readonly Option<string?> Cases = CliOption.Text("--cases", "llama.cpp's .inp file of cases.", "FILE");
+    private static readonly Option<string?> Text = CliOption.Text("--text", "One text to tokenize.", "TEXT");
+    private static readonly Option<bool> Bos = CliOption.Flag("--bos", "Add the special tokens (BOS) the model adds.");
+
+    public static Command Create()
     {
-        var a = new CliArguments(args, new HashSet<string> { "bos" });
-        string modelPath = a.Required("model");
-        string? casesPath = a.String("cases");
-        string? text = a.String("text");
-        bool bos = a.Flag("bos");
-        a.RejectUnknown("tokenize");
+        // The model option of the model commands: tokenize reads only the file's tokenizer, so the load options are not added.
+        var command = new Command("tokenize", "Token ids of a text, or llama.cpp's .out format for an .inp file of cases.") { ModelOptions.Model, Cases, Text, Bos };
+        command.SetAction(Run);
+        return command;
+    }
+
+    private static int Run(ParseResult p)
+    {
+        string modelPath = ModelOptions.PathOf(p);
+        string? casesPath = p.GetValue(Cases);
+        string? text = p.GetValue(Text);
+        bool bos = p.GetValue(Bos);
         if ((casesPath is null) == (text is null)) throw new UsageException("give exactly one of --cases FILE or --text TEXT");
 
         using var file = Gguf.GgufFile.Open(modelPath);
