@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using CompactAI.Chat;
 using CompactAI.Hosting;
 using CompactAI.Inference;
 using CompactAI.Sampling;
@@ -41,6 +42,8 @@ public static class OpenAIEndpoints
         v1.MapPost("/embeddings", Guarded(EmbeddingsAsync, queue));
         v1.MapGet("/models", Guarded(ModelsAsync));
         v1.MapGet("/models/{id}", Guarded(ModelAsync));
+        app.MapGet("/lora-adapters", Guarded((ctx, options) =>
+            WriteJsonAsync(ctx, 200, ServerLora.List(ServerLora.Loaded(ctx.RequestServices.GetRequiredService<CompactModel>(), options)))));
         app.MapFallback("{*path}", ctx => AllowedMethod(ctx.Request.Path) is { } allowed
             ? WriteMethodNotAllowedAsync(ctx, allowed)
             : WriteErrorAsync(ctx, new OpenAIException(StatusCodes.Status404NotFound, $"Unknown route {ctx.Request.Method} {ctx.Request.Path}.", "invalid_request_error", "unknown_url")));
@@ -83,6 +86,8 @@ public static class OpenAIEndpoints
         if (features.UsesTools && chat.GetService<Chat.CompactChatClient>() is { SupportsTools: false })
             throw OpenAIException.Invalid("This model's chat template does not support tools: it does not render the 'tools' it is given.", "tools", "tools_not_supported");
         var tokenizer = ctx.RequestServices.GetRequiredService<CompactModel>().Tokenizer;
+        var lora = ServerLora.Loaded(ctx.RequestServices.GetRequiredService<CompactModel>(), options);
+        if (lora.Count > 0 || root.TryGetProperty("lora", out _)) chatOptions.WithLoraAdapters(ServerLora.ForRequest(root, lora));
         string id = "chatcmpl-" + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         string model = ModelId(ctx);
@@ -190,6 +195,7 @@ public static class OpenAIEndpoints
             Sampling = Sampling(request),
             StopSequences = request.Stop,
             TopLogProbabilities = logprobs ?? 0,
+            Adapters = ServerLora.ForRequest(root, ServerLora.Loaded(model, options)),
         };
         string id = "cmpl-" + Guid.NewGuid().ToString("N");
         long created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -197,7 +203,7 @@ public static class OpenAIEndpoints
         var text = new StringBuilder();
         int generated = 0;
         var all = new List<GeneratedToken>();
-        using var lease = await model.Sessions.RentAsync(tokens, ctx.RequestAborted);
+        using var lease = await model.Sessions.RentAsync(tokens, generation.Adapters, ctx.RequestAborted);
         if (request.Stream) StartEventStream(ctx);
         await foreach (var token in lease.Session.GenerateAsync(tokens, generation, ctx.RequestAborted))
         {

@@ -19,6 +19,12 @@ public sealed class OpenAIServerOptions
     public int DefaultCompletionTokens { get; set; } = 16;
 
     /// <summary>
+    /// LoRA adapter files (comma-separated; <c>--lora</c>), numbered 0, 1, … and applied at scale 1 unless a request's
+    /// <c>"lora": [{"id", "scale"}]</c> says otherwise, as llama-server does. Adapters run on the CPU engine.
+    /// </summary>
+    public string? Lora { get; set; }
+
+    /// <summary>
     /// Longest a generation request may take, in seconds (time queued for a session included, the model's initial load not);
     /// a request over it is cancelled and answered 504 <c>generation_timeout</c>. 0: no limit.
     /// </summary>

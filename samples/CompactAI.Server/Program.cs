@@ -1,5 +1,5 @@
 // CompactAI.Server: an OpenAI-compatible HTTP server over a local GGUF model.
-//   dotnet run --project samples/CompactAI.Server -- --model ../shared/models/stories260K.gguf --urls http://127.0.0.1:8080 [--api-key KEY]
+//   dotnet run --project samples/CompactAI.Server -- --model ../shared/models/stories260K.gguf --urls http://127.0.0.1:8080 [--api-key KEY] [--lora ADAPTER.gguf[,…]]
 using CompactAI.Hosting;
 using CompactAI.Server;
 using Microsoft.Extensions.AI;
@@ -16,6 +16,7 @@ builder.Configuration.AddCommandLine(args, new Dictionary<string, string>
     ["--api-key"] = $"{OpenAIServerOptions.SectionName}:{nameof(OpenAIServerOptions.ApiKey)}",
     ["--timeout"] = $"{OpenAIServerOptions.SectionName}:{nameof(OpenAIServerOptions.GenerationTimeoutSeconds)}",
     ["--max-queue"] = $"{OpenAIServerOptions.SectionName}:{nameof(OpenAIServerOptions.MaxQueuedRequests)}",
+    ["--lora"] = $"{OpenAIServerOptions.SectionName}:{nameof(OpenAIServerOptions.Lora)}",
     ["--urls"] = "urls",
 });
 // Loopback only unless told otherwise (--urls, ASPNETCORE_URLS or the "urls" setting).

@@ -34,6 +34,7 @@ internal static class Program
         ConfidenceCommand.Create(),
         CalibrateCommand.Create(),
         SynthCommand.Create(),
+        MergeLoraCommand.Create(),
     }.Named("compactai");
 
     /// <summary>The tool's name in help and usage lines, whichever host runs it (<c>dotnet CompactAI.Cli.dll</c>, a test).</summary>

@@ -286,6 +286,24 @@ public sealed class CompactModel : IDisposable
 
     private bool _disposed;
 
+    /// <summary>
+    /// Loads a LoRA adapter (llama.cpp's adapter GGUF: <c>general.type = adapter</c>, <c>adapter.type = lora</c>,
+    /// <c>adapter.lora.alpha</c>, tensors <c>&lt;base tensor&gt;.lora_a</c> / <c>.lora_b</c>) for this model, checking it
+    /// against the model: architecture, every base tensor present, every pair's shapes. The model's weights are not changed:
+    /// pass the adapter per generation in <see cref="GenerationOptions.Adapters"/>; any number may be loaded and used at once.
+    /// </summary>
+    /// <param name="path">The adapter file.</param>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="GgufFormatException">The file is not valid GGUF.</exception>
+    /// <exception cref="LoraAdapterException">The file is not a LoRA adapter, or does not fit this model (the message and
+    /// <see cref="LoraAdapterException.TensorName"/> name the tensor).</exception>
+    /// <exception cref="NotSupportedException">The adapter changes a tensor this engine does not adapt, or uses an unsupported tensor type.</exception>
+    public LoraAdapter LoadAdapter(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return LoraAdapter.Load(this, path);
+    }
+
     private SessionPool? _sessions;
 
     /// <summary>

@@ -34,6 +34,7 @@ internal static class BenchCommand
         command.Add(Repetitions);
         command.Add(Parallel);
         command.Add(BatchSize);
+        command.Add(LoraArguments.Lora);
         command.Add(CommonOptions.Json);
         command.SetAction((p, ct) => RunAsync(p, ct));
         return command;
@@ -47,12 +48,12 @@ internal static class BenchCommand
         int reps = p.GetValue(Repetitions) ?? 3;
         bool json = p.GetValue(CommonOptions.Json);
         int? parallel = p.GetValue(Parallel);
-        int batch = p.GetValue(BatchSize) ?? Math.Min(pp, 512);
-        var options = ModelOptions.Read(p, new CompactModelOptions
+        var lora = LoraArguments.Read(p);
+        var options = LoraArguments.PreferCpu(lora, ModelOptions.Read(p, new CompactModelOptions
         {
             ContextSize = pp + tg + 8,
-            BatchSize = batch,
-        });
+            BatchSize = p.GetValue(BatchSize) ?? Math.Min(pp, 512),
+        }));
         int? threads = options.Threads;
 
         var load = Stopwatch.StartNew();
@@ -67,13 +68,20 @@ internal static class BenchCommand
         var decode = new int[tg];
         decode[0] = model.Tokenizer.BosToken >= 0 ? model.Tokenizer.BosToken : rng.Next(model.Config.VocabularySize);
         for (int i = 1; i < tg; i++) decode[i] = rng.Next(model.Config.VocabularySize);
-        var gen = new GenerationOptions { MaxTokens = tg, Sampling = SamplingOptions.Greedy, IgnoreEndOfSequence = true, AddSpecialTokens = false };
+        var adapters = LoraArguments.Load(model, lora);
+        var gen = new GenerationOptions { MaxTokens = tg, Sampling = SamplingOptions.Greedy, IgnoreEndOfSequence = true, AddSpecialTokens = false, Adapters = adapters };
+        // With --lora the prompt runs through a generation of 0 tokens, so that it too applies the adapters.
+        async Task RunPromptAsync()
+        {
+            if (adapters.Length == 0) await session.GetNextTokenLogitsAsync(prompt, ct);
+            else await session.GenerateTextAsync(prompt, gen with { MaxTokens = 0 }, ct);
+        }
 
         // Warm-up: JIT, page in the weights.
         session.Reset();
-        await session.GetNextTokenLogitsAsync(prompt, ct);
+        await RunPromptAsync();
         session.Reset();
-        session.DecodeEach(decode.AsSpan(0, Math.Min(tg, 8)));
+        session.DecodeEach(decode.AsSpan(0, Math.Min(tg, 8)), adapters);
 
         var ppRates = new double[reps];
         var tgRates = new double[reps];
@@ -82,12 +90,12 @@ internal static class BenchCommand
             ct.ThrowIfCancellationRequested();
             session.Reset();
             long t0 = Stopwatch.GetTimestamp();
-            await session.GetNextTokenLogitsAsync(prompt, ct);
+            await RunPromptAsync();
             ppRates[r] = pp / Stopwatch.GetElapsedTime(t0).TotalSeconds;
 
             session.Reset();
             t0 = Stopwatch.GetTimestamp();
-            session.DecodeEach(decode);
+            session.DecodeEach(decode, adapters);
             tgRates[r] = tg / Stopwatch.GetElapsedTime(t0).TotalSeconds;
         }
         var ppStats = RateStats.Of(ppRates);

@@ -20,6 +20,7 @@ internal static class ChatCommand
         ModelOptions.AddTo(command);
         command.Add(SystemPrompt);
         command.Add(MaxTokens);
+        command.Add(LoraArguments.Lora);
         SamplingArguments.AddTo(command);
         command.SetAction((p, ct) => RunAsync(p, ct));
         return command;
@@ -41,9 +42,11 @@ internal static class ChatCommand
             Seed = sampling.Seed is { } seed ? unchecked((long)seed) : null,
             AdditionalProperties = new() { ["min_p"] = sampling.MinP, ["repeat_penalty"] = sampling.RepeatPenalty },
         };
-        var modelOptions = ModelOptions.Read(p, new CompactModelOptions { MaxParallelSequences = 1 });
+        var lora = LoraArguments.Read(p);
+        var modelOptions = LoraArguments.PreferCpu(lora, ModelOptions.Read(p, new CompactModelOptions { MaxParallelSequences = 1 }));
 
         using var model = await CliProgress.LoadAsync(modelPath, modelOptions, json: false, ct);
+        if (lora.Count > 0) chatOptions.WithLoraAdapters(LoraArguments.Load(model, lora));
         using var client = new CompactChatClient(model, new CompactChatClientOptions { ContextOverflow = ContextOverflowPolicy.DropOldestMessages });
         var history = new List<ChatMessage>();
         if (system is not null) history.Add(new ChatMessage(ChatRole.System, system));

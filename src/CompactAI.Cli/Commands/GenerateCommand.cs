@@ -21,6 +21,7 @@ internal static class GenerateCommand
         SamplingArguments.AddTo(command);
         command.Add(Stop);
         command.Add(ChatFlag);
+        command.Add(LoraArguments.Lora);
         command.Add(CommonOptions.Json);
         command.SetAction((p, ct) => RunAsync(p, ct));
         return command;
@@ -37,12 +38,14 @@ internal static class GenerateCommand
             Sampling = SamplingArguments.Read(p),
             StopSequences = stop is null ? [] : [stop],
         };
-        var modelOptions = ModelOptions.Read(p, new CompactModelOptions());
+        var lora = LoraArguments.Read(p);
+        var modelOptions = LoraArguments.PreferCpu(lora, ModelOptions.Read(p, new CompactModelOptions()));
         bool json = p.GetValue(CommonOptions.Json);
         bool chat = p.GetValue(ChatFlag);
 
         using var model = await CliProgress.LoadAsync(modelPath, modelOptions, json, ct);
         using var session = model.CreateSession();
+        options = options with { Adapters = LoraArguments.Load(model, lora) };
         // --chat: the prompt is one user turn rendered with the model's chat template (as `compactai chat` does).
         var promptIds = chat ? ChatPrompt(model, prompt) : model.Tokenizer.Encode(prompt, addSpecial: true);
         var output = new List<int>();

@@ -21,6 +21,19 @@ internal interface IForwardPass : IDisposable
     /// </summary>
     void Forward(ReadOnlySpan<int> tokens, int startPos, Span<float> logits, bool allLogits);
 
+    /// <summary>
+    /// The LoRA adapters the following <see cref="Forward"/> and <see cref="ForwardHidden"/> calls apply (null: the base model).
+    /// A pass that cannot apply adapters (the default) refuses a set with <see cref="NotSupportedException"/>.
+    /// </summary>
+    Models.LoraStack? Adapters
+    {
+        get => null;
+        set
+        {
+            if (value is not null) throw new NotSupportedException("LoRA adapters run on the CPU engine only; this model runs layers on a device (load it with Backend = Cpu to use adapters).");
+        }
+    }
+
     /// <summary>Like <see cref="Forward"/>, but writes every token's final hidden state (after the output norm) into <paramref name="hidden"/>.</summary>
     void ForwardHidden(ReadOnlySpan<int> tokens, int startPos, Span<float> hidden);
 

@@ -15,7 +15,8 @@ namespace CompactAI.Chat;
 /// </summary>
 /// <remarks>
 /// Thread-safe: concurrent requests run on separate sessions, up to <see cref="CompactModelOptions.MaxParallelSequences"/>
-/// at once; further requests wait. <c>ChatOptions.AdditionalProperties</c> may carry <c>min_p</c> and <c>repeat_penalty</c>.
+/// at once; further requests wait. <c>ChatOptions.AdditionalProperties</c> may carry <c>min_p</c> and <c>repeat_penalty</c>,
+/// and LoRA adapters under <see cref="LoraChatOptions.Key"/> (<see cref="LoraChatOptions.WithLoraAdapters"/>).
 /// <c>ChatOptions.ResponseFormat</c>: <see cref="ChatResponseFormat.Json"/> constrains the answer to a JSON object
 /// (<see cref="JsonConstraint.AnyObject"/>), <see cref="ChatResponseFormat.ForJsonSchema(System.Text.Json.JsonElement, string?, string?)"/>
 /// to a document the schema accepts (<see cref="JsonConstraint.FromSchema(System.Text.Json.JsonElement)"/>; an unsupported
@@ -90,7 +91,7 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
         var streamer = tools is null ? null : new ToolCallStreamer(tools.Names, holdAll: tools.Forced is not null);
         var unsent = new List<GeneratedToken>(); // tokens whose text the streamer holds
         bool called = false;
-        using (var lease = await _model.Sessions.RentAsync(prompt, cancellationToken).ConfigureAwait(false))
+        using (var lease = await _model.Sessions.RentAsync(prompt, generation.Adapters, cancellationToken).ConfigureAwait(false))
         {
             if (_options.ScorePrompts)
             {
@@ -291,6 +292,7 @@ public sealed class CompactChatClient : IChatClient, IPromptScorer
             MaxTokens = o?.MaxOutputTokens ?? _options.DefaultMaxOutputTokens,
             Sampling = sampling,
             StopSequences = o?.StopSequences?.ToArray() ?? [],
+            Adapters = o.GetLoraAdapters(),
             AddSpecialTokens = false,
             ParseSpecialTokens = true,
             TopLogProbabilities = TopLogProbabilitiesOf(extra),

@@ -198,7 +198,7 @@ internal sealed class BatchScheduler : IDisposable
         var seq = w.Sequence;
         var output = w.OutputFor(n, n == w.Remaining);
         w.Take(n).CopyTo(_tokens.AsSpan(rows));
-        _segments[segments] = new BatchSegment(seq.Cache!, seq.Tokens.Count, n, output, w.DestinationFor(output));
+        _segments[segments] = new BatchSegment(seq.Cache!, seq.Tokens.Count, n, output, w.DestinationFor(output), seq.Adapters);
         _segmentWork[segments++] = w;
         rows += n;
     }
@@ -256,6 +256,7 @@ internal sealed class BatchScheduler : IDisposable
         var tokens = w.Take(n);
         try
         {
+            pass.Adapters = seq.Adapters; // a pass that cannot apply adapters refuses a set
             switch (output)
             {
                 case SegmentOutput.Hidden: pass.ForwardHidden(tokens, seq.Tokens.Count, w.DestinationFor(output)); break;

@@ -43,6 +43,15 @@ public sealed record GenerationOptions
     /// <summary>The largest <see cref="TopLogProbabilities"/> accepted.</summary>
     public const int MaxTopLogProbabilities = 20;
 
+    /// <summary>
+    /// LoRA adapters applied during this generation, each with its scale (<see cref="LoraAdapter.WithScale"/>; a bare
+    /// <see cref="LoraAdapter"/> converts at scale 1). Several stack: their changes add up, in order. The adapters must be
+    /// loaded for the session's model (<see cref="CompactModel.LoadAdapter"/>). Keys and values computed under one set are
+    /// never reused under another (a different set or scale re-runs the prompt); entries at scale 0 are ignored, so they
+    /// share the base model's cache. Empty (default): the base model.
+    /// </summary>
+    public IReadOnlyList<ScaledLoraAdapter> Adapters { get; init; } = Array.Empty<ScaledLoraAdapter>();
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for invalid values.</summary>
     public void Validate()
     {
@@ -51,6 +60,7 @@ public sealed record GenerationOptions
             throw new ArgumentOutOfRangeException(nameof(TopLogProbabilities), TopLogProbabilities, $"TopLogProbabilities must be between 0 and {MaxTopLogProbabilities}.");
         ArgumentNullException.ThrowIfNull(Sampling);
         ArgumentNullException.ThrowIfNull(StopSequences);
+        ArgumentNullException.ThrowIfNull(Adapters);
         Sampling.Validate();
         foreach (var s in StopSequences)
             if (string.IsNullOrEmpty(s)) throw new ArgumentException("Stop sequences must be non-empty.", nameof(StopSequences));

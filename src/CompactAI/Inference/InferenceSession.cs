@@ -57,6 +57,9 @@ public sealed class InferenceSession : IDisposable
     /// <summary>Forgets the cached tokens.</summary>
     public void Reset() => _sequence.Tokens.Clear();
 
+    /// <summary>The adapter set the cached tokens were computed under (null: the base model); part of the prefix-cache key.</summary>
+    internal Models.LoraStack? CacheAdapters => _sequence.Adapters;
+
     /// <summary>Tokenizes <paramref name="prompt"/> and streams the generated tokens.</summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled (checked between tokens and prompt batches).</exception>
     public IAsyncEnumerable<GeneratedToken> GenerateAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
@@ -155,6 +158,7 @@ public sealed class InferenceSession : IDisposable
     private Generation Start(IReadOnlyList<int> prompt, GenerationOptions options, bool streaming, CancellationToken ct)
     {
         CheckPrompt(prompt);
+        UseAdapters(Models.LoraStack.For(_model, options.Adapters));
         // One generation runs at a time per session, so the session's sampler buffers are free here.
         var buffers = _samplerBuffers ??= new Sampler.Buffers(_model.Config.VocabularySize);
         var run = new Generation(_scheduler, _sequence, prompt, options, _model.Tokenizer, buffers, _feed, streaming, ct);
@@ -185,6 +189,7 @@ public sealed class InferenceSession : IDisposable
         try
         {
             CheckPrompt(tokens);
+            UseAdapters(null);
             var work = new PrefillWork(_sequence, tokens, ct);
             LastPromptTokensEvaluated = work.PromptTokensEvaluated;
             await RunAsync(work).ConfigureAwait(false);
@@ -220,6 +225,7 @@ public sealed class InferenceSession : IDisposable
                 _sequence.Tokens.Clear();
                 return [];
             }
+            UseAdapters(null);
             var work = new ScoreWork(_sequence, tokens, _scheduler.MaxChunk(_sequence), ct);
             await RunAsync(work).ConfigureAwait(false);
             return work.Result;
@@ -249,6 +255,7 @@ public sealed class InferenceSession : IDisposable
         Enter();
         try
         {
+            UseAdapters(null);
             var work = new EmbedWork(_sequence, tokens, _model.Config.EmbeddingLength, _scheduler.MaxChunk(_sequence), ct);
             await RunAsync(work).ConfigureAwait(false);
             return work.Embedding;
@@ -288,6 +295,7 @@ public sealed class InferenceSession : IDisposable
         Enter();
         try
         {
+            ThrowIfAdapterCache();
             _sequence.CacheToHost();
             SessionState.SaveAsync(stream, _model.StateFingerprint, _sequence.Tokens, _sequence.HostCache, _model.Config.BlockCount, useAsync: false, CancellationToken.None)
                 .AsTask().GetAwaiter().GetResult();
@@ -309,6 +317,7 @@ public sealed class InferenceSession : IDisposable
         Enter();
         try
         {
+            ThrowIfAdapterCache();
             _sequence.CacheToHost();
             await SessionState.SaveAsync(stream, _model.StateFingerprint, _sequence.Tokens, _sequence.HostCache, _model.Config.BlockCount, useAsync: true, cancellationToken)
                 .ConfigureAwait(false);
@@ -356,6 +365,7 @@ public sealed class InferenceSession : IDisposable
         {
             // The cache is overwritten as the stream is read: forget the old tokens first, so a failed load leaves an empty session.
             _sequence.Tokens.Clear();
+            UseAdapters(null);
             var c = _model.Config;
             var tokens = await SessionState.LoadAsync(stream, _model.StateFingerprint, _sequence.HostCache, c.BlockCount, ContextSize, c.VocabularySize, useAsync, ct)
                 .ConfigureAwait(false);
@@ -389,11 +399,14 @@ public sealed class InferenceSession : IDisposable
     /// For benchmarks (llama-bench's tg): one forward pass per token of <paramref name="tokens"/>, each at the next position
     /// after the cached tokens, with no sampling and no copy of the logits, so the caller times exactly that many decodes.
     /// </summary>
-    internal void DecodeEach(ReadOnlySpan<int> tokens)
+    /// <param name="tokens">The tokens to decode.</param>
+    /// <param name="adapters">LoRA adapters to decode under (as <see cref="GenerationOptions.Adapters"/>; a cache computed under another set is forgotten first).</param>
+    internal void DecodeEach(ReadOnlySpan<int> tokens, IReadOnlyList<ScaledLoraAdapter>? adapters = null)
     {
         Enter();
         try
         {
+            UseAdapters(Models.LoraStack.For(_model, adapters));
             int cached = _sequence.Tokens.Count;
             if (cached + tokens.Length > ContextSize)
                 throw new ArgumentException($"{tokens.Length} more tokens do not fit the context of {ContextSize}.", nameof(tokens));
@@ -412,6 +425,22 @@ public sealed class InferenceSession : IDisposable
         {
             Exit();
         }
+    }
+
+    // ---- LoRA adapters: the cache is keyed on the adapter set as well as the tokens.
+
+    /// <summary>Makes the sequence run under <paramref name="adapters"/>; a cache computed under another set is forgotten first.</summary>
+    private void UseAdapters(Models.LoraStack? adapters)
+    {
+        if (Models.LoraStack.Same(adapters, _sequence.Adapters)) return;
+        _sequence.Tokens.Clear();
+        _sequence.Adapters = adapters;
+    }
+
+    private void ThrowIfAdapterCache()
+    {
+        if (_sequence.Adapters is not null && _sequence.Tokens.Count > 0)
+            throw new InvalidOperationException("The cache was computed with LoRA adapters; a saved state records only the base model. Save a session that ran without adapters, or Reset first.");
     }
 
     private void CheckPrompt(IReadOnlyList<int> prompt)

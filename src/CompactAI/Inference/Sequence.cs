@@ -46,6 +46,12 @@ internal sealed class Sequence : IDisposable
     /// <summary>The logits after the last token evaluated with <see cref="Models.SegmentOutput.LastLogits"/>.</summary>
     public float[] Logits { get; }
 
+    /// <summary>
+    /// The LoRA adapter set this sequence runs under and its cached keys and values were computed under (null: the base
+    /// model). Its session changes it only between works, forgetting the cached tokens when the set differs.
+    /// </summary>
+    public Models.LoraStack? Adapters { get; set; }
+
     /// <summary>Tokens run through the model (prompt and generated).</summary>
     public long TokensEvaluated { get; set; }
 

@@ -7,7 +7,7 @@ namespace CompactAI.Inference;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Prefix caching: <see cref="RentAsync"/> compares the prompt with the <see cref="InferenceSession.Tokens"/> of every
+/// Prefix caching: <see cref="RentAsync(IReadOnlyList{int}, CancellationToken)"/> compares the prompt with the <see cref="InferenceSession.Tokens"/> of every
 /// idle session and lends the one with the longest common prefix (the first such one on a tie). The session then runs only
 /// the prompt tokens after that prefix (<see cref="InferenceSession.LastPromptTokensEvaluated"/> counts them), so a long
 /// system prompt shared by many conversations, or the earlier turns of a conversation, is processed once per session and
@@ -59,10 +59,24 @@ public sealed class SessionPool : IDisposable
     /// <param name="prompt">The tokens the request will run; only used to choose the session.</param>
     /// <param name="cancellationToken">Cancels the wait for a slot.</param>
     /// <returns>A lease; dispose it to return the session with its cache.</returns>
-    public async ValueTask<Lease> RentAsync(IReadOnlyList<int> prompt, CancellationToken cancellationToken = default)
+    public ValueTask<Lease> RentAsync(IReadOnlyList<int> prompt, CancellationToken cancellationToken = default) =>
+        RentAsync(prompt, null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="RentAsync(IReadOnlyList{int}, CancellationToken)"/>, for a request that runs with LoRA
+    /// <paramref name="adapters"/>: the prefix cache is keyed on the adapter set too, so only a session whose cache was
+    /// computed under the same set (same adapters, scales and order) counts as sharing a prefix.
+    /// </summary>
+    /// <param name="prompt">The tokens the request will run; only used to choose the session.</param>
+    /// <param name="adapters">The request's <see cref="GenerationOptions.Adapters"/> (null or empty: the base model).</param>
+    /// <param name="cancellationToken">Cancels the wait for a slot.</param>
+    /// <returns>A lease; dispose it to return the session with its cache.</returns>
+    /// <exception cref="ArgumentException">An adapter was loaded for another model.</exception>
+    public async ValueTask<Lease> RentAsync(IReadOnlyList<int> prompt, IReadOnlyList<ScaledLoraAdapter>? adapters, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        var key = Models.LoraStack.For(_model, adapters);
         await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -72,7 +86,7 @@ public sealed class SessionPool : IDisposable
                 int bestLength = -1;
                 foreach (var s in _idle)
                 {
-                    int common = CommonPrefix(s.Tokens, prompt);
+                    int common = Models.LoraStack.Same(s.CacheAdapters, key) ? CommonPrefix(s.Tokens, prompt) : 0;
                     if (common > bestLength) { best = s; bestLength = common; }
                 }
                 if (best is null || (bestLength == 0 && _created < Capacity))

@@ -22,6 +22,7 @@ internal sealed class Transformer
     private readonly MatMul _matmul;
     private readonly Attention _attention;
     private readonly GatedActivation _gating;
+    private readonly LoraStep _lora;
     private readonly int _qDim, _kDim, _vDim;
 
     // Activations, [batch × width] row-major.
@@ -48,6 +49,7 @@ internal sealed class Transformer
         _matmul = new MatMul(pool);
         _attention = new Attention(config, pool, weights.Formats);
         _gating = new GatedActivation(config.Activation, pool);
+        _lora = new LoraStep(_matmul, maxBatch);
         MaxBatch = maxBatch;
         int embd = config.EmbeddingLength, ff = config.FeedForwardLength;
         _qDim = config.HeadCount * config.HeadDim;
@@ -118,8 +120,35 @@ internal sealed class Transformer
         foreach (ref readonly var seg in segments) n += seg.Count;
         if (n != tokens.Length) throw new ArgumentException($"The segments hold {n} tokens but {tokens.Length} were given.", nameof(tokens));
         Embed(tokens);
+        EmbedAdapters(tokens, segments);
         RunLayers(n, segments);
         SegmentOutputs(segments);
+    }
+
+    /// <summary>x[row] += the token-embedding change of each segment's adapters (segments without adapters pay nothing).</summary>
+    private void EmbedAdapters(ReadOnlySpan<int> tokens, ReadOnlySpan<BatchSegment> segments)
+    {
+        int embd = _c.EmbeddingLength, row = 0;
+        foreach (ref readonly var seg in segments)
+        {
+            if (seg.Adapters is { } set) _lora.ApplyEmbedding(set, tokens.Slice(row, seg.Count), _x.AsSpan(row * embd, seg.Count * embd));
+            row += seg.Count;
+        }
+    }
+
+    /// <summary>
+    /// y += the adapters' change of <paramref name="target"/> in <paramref name="layer"/>, for each segment with adapters, on
+    /// its own rows only (x is [n × inWidth], y is [n × outWidth]); segments without adapters pay nothing.
+    /// </summary>
+    private void Adapt(ReadOnlySpan<BatchSegment> segments, int layer, LoraTarget target, float[] x, int inWidth, float[] y, int outWidth)
+    {
+        int row = 0;
+        foreach (ref readonly var seg in segments)
+        {
+            if (seg.Adapters is { } set)
+                _lora.Apply(set, layer, target, x.AsSpan(row * inWidth, seg.Count * inWidth), seg.Count, y.AsSpan(row * outWidth, seg.Count * outWidth));
+            row += seg.Count;
+        }
     }
 
     private ReadOnlySpan<BatchSegment> Single(KvCache cache, int startPos, int n)
@@ -147,6 +176,13 @@ internal sealed class Transformer
         {
             if (_logitRows.Length < last * vocab) _logitRows = new float[last * vocab];
             _matmul.Compute(_w.Output, _xn, last, _logitRows);
+            int j = 0;
+            foreach (ref readonly var seg in segments)
+            {
+                if (seg.Output != SegmentOutput.LastLogits) continue;
+                if (seg.Adapters is { } set) _lora.ApplyOutput(set, _xn.AsSpan(j * embd, embd), 1, _logitRows.AsSpan(j * vocab, vocab));
+                j++;
+            }
             if (_c.FinalLogitSoftcap > 0) TensorMath.Softcap(_logitRows.AsSpan(0, last * vocab), _c.FinalLogitSoftcap, _logitRows.AsSpan(0, last * vocab));
             int k = 0;
             foreach (ref readonly var seg in segments)
@@ -160,6 +196,7 @@ internal sealed class Transformer
                 RmsNorm(_x.AsSpan(row * embd), _w.OutputNorm, _xn, seg.Count);
                 var logits = seg.Destination.AsSpan(0, seg.Count * vocab);
                 _matmul.Compute(_w.Output, _xn, seg.Count, logits);
+                if (seg.Adapters is { } set) _lora.ApplyOutput(set, _xn, seg.Count, logits);
                 if (_c.FinalLogitSoftcap > 0) TensorMath.Softcap(logits, _c.FinalLogitSoftcap, logits);
             }
             else if (seg.Output == SegmentOutput.Hidden)
@@ -269,7 +306,7 @@ internal sealed class Transformer
 
             // Attention block: q, k, v = RMSNorm(x)·W (+ b); per-head RMSNorm of q and k; RoPE; attend over the cache.
             RmsNorm(_x, layer.AttentionNorm, _xn, n);
-            ProjectQkv(layer, n);
+            ProjectQkv(layer, n, l, segments);
             if (layer.QueryNorm is { } qn) HeadNorm(_q, qn, n * _c.HeadCount);
             if (layer.KeyNorm is { } kn) HeadNorm(_k, kn, n * _c.KvHeadCount);
             row = 0;
@@ -284,26 +321,29 @@ internal sealed class Transformer
             }
             _attention.Run(_q, _rowCaches, _rowPositions, l, n, _attn, local ? _c.SlidingWindow : 0);
             _matmul.Compute(layer.Output, _attn, n, _proj);
+            Adapt(segments, l, LoraTarget.Output, _attn, _c.HeadCount * _c.ValueDim, _proj, embd);
             if (layer.PostAttentionNorm is { } pan) RmsNorm(_proj, pan, _proj, n);
             TensorPrimitives.Add(_x.AsSpan(0, n * embd), _proj.AsSpan(0, n * embd), _x.AsSpan(0, n * embd));
 
             // FFN block (gated): x += (act(xn·Wgate) ⊙ (xn·Wup))·Wdown, xn = RMSNorm(x).
             RmsNorm(_x, layer.FfnNorm, _xn, n);
-            ProjectGateUp(layer, n);
+            ProjectGateUp(layer, n, l, segments);
             _gating.Run(_gate, _up, n * _c.FeedForwardLength);
             _matmul.Compute(layer.Down, _gate, n, _proj);
+            Adapt(segments, l, LoraTarget.Down, _gate, _c.FeedForwardLength, _proj, embd);
             if (layer.PostFfnNorm is { } pfn) RmsNorm(_proj, pfn, _proj, n);
             TensorPrimitives.Add(_x.AsSpan(0, n * embd), _proj.AsSpan(0, n * embd), _x.AsSpan(0, n * embd));
         }
     }
 
-    private void ProjectQkv(LayerWeights layer, int n)
+    private void ProjectQkv(LayerWeights layer, int n, int l, ReadOnlySpan<BatchSegment> segments)
     {
         if (layer.Qkv is { } qkv)
         {
             // Fused projection: each token's row is [q | k | v].
             int width = _qDim + _kDim + _vDim;
             _matmul.Compute(qkv, _xn, n, _fused);
+            Adapt(segments, l, LoraTarget.Qkv, _xn, _c.EmbeddingLength, _fused!, width);
             for (int b = 0; b < n; b++)
             {
                 var row = _fused.AsSpan(b * width, width);
@@ -318,23 +358,31 @@ internal sealed class Transformer
             _matmul.Compute(layer.Query!.Value, _xn, n, _q);
             _matmul.Compute(layer.Key!.Value, _xn, n, _k, sameInput: true);
             _matmul.Compute(layer.Value!.Value, _xn, n, _v, sameInput: true);
+            // The adapters after the base products, so those keep sharing the quantized input.
+            int embd = _c.EmbeddingLength;
+            Adapt(segments, l, LoraTarget.Query, _xn, embd, _q, _qDim);
+            Adapt(segments, l, LoraTarget.Key, _xn, embd, _k, _kDim);
+            Adapt(segments, l, LoraTarget.Value, _xn, embd, _v, _vDim);
         }
         AddBias(_q, layer.QueryBias, n);
         AddBias(_k, layer.KeyBias, n);
         AddBias(_v, layer.ValueBias, n);
     }
 
-    private void ProjectGateUp(LayerWeights layer, int n)
+    private void ProjectGateUp(LayerWeights layer, int n, int l, ReadOnlySpan<BatchSegment> segments)
     {
         int ff = _c.FeedForwardLength;
         if (layer.Gate is { } gate)
         {
             _matmul.Compute(gate, _xn, n, _gate);
             _matmul.Compute(layer.Up, _xn, n, _up, sameInput: true);
+            Adapt(segments, l, LoraTarget.Gate, _xn, _c.EmbeddingLength, _gate, ff);
+            Adapt(segments, l, LoraTarget.Up, _xn, _c.EmbeddingLength, _up, ff);
             return;
         }
         // Fused gate-up: each token's row is [gate | up].
         _matmul.Compute(layer.Up, _xn, n, _fused);
+        Adapt(segments, l, LoraTarget.Up, _xn, _c.EmbeddingLength, _fused!, 2 * ff);
         for (int b = 0; b < n; b++)
         {
             _fused.AsSpan(b * 2 * ff, ff).CopyTo(_gate.AsSpan(b * ff, ff));
@@ -387,6 +435,6 @@ internal enum SegmentOutput
 
 /// <summary>
 /// One sequence's consecutive tokens in a batched step: <see cref="Count"/> tokens at positions <see cref="StartPos"/>… of
-/// <see cref="Cache"/>, and where its <see cref="Output"/> goes.
+/// <see cref="Cache"/>, where its <see cref="Output"/> goes, and the LoRA <see cref="Adapters"/> its rows run under (null: the base model).
 /// </summary>
-internal readonly record struct BatchSegment(KvCache Cache, int StartPos, int Count, SegmentOutput Output, float[]? Destination);
+internal readonly record struct BatchSegment(KvCache Cache, int StartPos, int Count, SegmentOutput Output, float[]? Destination, LoraStack? Adapters = null);

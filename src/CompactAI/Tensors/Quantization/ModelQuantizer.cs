@@ -405,7 +405,7 @@ public static class ModelQuantizer
     }
 
     /// <summary>An unchanged tensor's bytes exposed as <see cref="Memory{T}"/> without copying (valid while the file is open).</summary>
-    private sealed unsafe class MappedMemory(GgufFile file, GgufTensorInfo tensor) : MemoryManager<byte>
+    internal sealed unsafe class MappedMemory(GgufFile file, GgufTensorInfo tensor) : MemoryManager<byte>
     {
         private readonly byte* _pointer = CheckSize(file, tensor);
         private readonly int _length = (int)tensor.ByteCount;
