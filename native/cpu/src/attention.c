@@ -3,25 +3,36 @@
  * (the managed Attention class documents it): an online softmax whose running Σ p·v is held in half precision, rounded
  * after every update. Keys and values are floats that are already half-representable. On x86 the rounding is F16C's
  * round trip (round to nearest even, subnormals and overflow included), identical to the managed (Half) cast; exp and
- * tanh are the C library's, which .NET's MathF calls too, and the dot products sum in Vector256.Sum's order, so on x86 this
- * equals the managed loop bit for bit.
+ * tanh are the C library's, which .NET's MathF calls too, and the dot products sum in ggml_vec_dot_f16's order (as the
+ * managed loop), so on x86 this equals the managed loop bit for bit.
  */
 #include "cai_internal.h"
 
 #if CAI_X86 && defined(__AVX2__)
 static inline __m256 round_half8(__m256 v) { return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)); }
 
+/*
+ * q·k as llama.cpp's ggml_vec_dot_f16 sums it on AVX/AVX2 (its flash attention dots the half-rounded q with each cached
+ * key so): four accumulators over steps of 32, acc0 += acc2, acc1 += acc3, acc0 += acc1, then the halves added and two
+ * horizontal adds; the n mod 32 leftovers are added one by one in double, and the double rounded to float at the end.
+ * The inputs are half-representable, so every product is exact and only this order decides the last bit.
+ */
 static inline float dot(const float* a, const float* b, int n)
 {
-    __m256 acc = _mm256_setzero_ps();
-    int i = 0;
-    for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-    /* ((e0 + e1) + (e2 + e3)) + ((e4 + e5) + (e6 + e7)): .NET's Vector256.Sum order, so both paths agree bit for bit. */
-    __m128 h = _mm_hadd_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    h = _mm_hadd_ps(h, h);
-    float sum = _mm_cvtss_f32(h) + _mm_cvtss_f32(_mm_movehdup_ps(h));
-    for (; i < n; i++) sum += a[i] * b[i];
-    return sum;
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    int np = n & ~31, i = 0;
+    for (; i < np; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    s0 = _mm256_add_ps(_mm256_add_ps(s0, s2), _mm256_add_ps(s1, s3));
+    __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(s0), _mm256_extractf128_ps(s0, 1));
+    __m128 t1 = _mm_hadd_ps(t0, t0);
+    double sum = _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+    for (; i < n; i++) sum += (double)(a[i] * b[i]);
+    return (float)sum;
 }
 
 /* acc = half(acc · α) */
@@ -43,11 +54,21 @@ static inline void axpy_round(float* acc, float alpha, const float* x, int n)
     for (; i < n; i++) acc[i] = cai_f16_to_f32(cai_f32_to_f16(acc[i] + alpha * x[i]));
 }
 #else
+/* ggml_vec_dot_f16's order (see the x86 body), in scalar code: lanes of four 8-wide accumulators, then the leftovers. */
 static inline float dot(const float* a, const float* b, int n)
 {
-    float sum = 0;
-    for (int i = 0; i < n; i++) sum += a[i] * b[i];
-    return sum;
+    float s[4][8] = {{0}};
+    int np = n & ~31, i = 0;
+    for (; i < np; i += 32)
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 8; l++) s[j][l] = fmaf(a[i + 8 * j + l], b[i + 8 * j + l], s[j][l]);
+    float v[8];
+    for (int l = 0; l < 8; l++) v[l] = (s[0][l] + s[2][l]) + (s[1][l] + s[3][l]);
+    float t0[4];
+    for (int l = 0; l < 4; l++) t0[l] = v[l] + v[l + 4];
+    double sum = (t0[0] + t0[1]) + (t0[2] + t0[3]);
+    for (; i < n; i++) sum += (double)(a[i] * b[i]);
+    return (float)sum;
 }
 
 static inline void scale_round(float* acc, float alpha, int n)

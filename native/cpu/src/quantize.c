@@ -1,15 +1,18 @@
 /*
- * Activation quantizers, byte-identical to ggml's reference quantizers and to the managed Q8_0/Q8_1/Q8_K formats.
- * Q8_0 (the activations of Q4_0/Q5_0/Q8_0 weights, quantized for every matmul of a prompt) has an AVX2 body that rounds
- * exactly as the scalar one; the others are scalar.
+ * Activation quantizers, byte-identical to what llama.cpp's x86 CPU backend computes before its integer dot products and
+ * to the managed formats' QuantizeActivations. Q8_K is ggml's reference quantizer (llama.cpp calls that one). Q8_0 and
+ * Q8_1 are not: llama.cpp's x86 quantize_row_q8_0/_q8_1 (AVX and AVX2 bodies) take q = x·(127/max|x|) rounded half to
+ * even, where the reference takes x·(1/d) rounded half away from zero; d = max|x|/127 is the same. Q8_0 (the
+ * activations of Q4_0/Q5_0/Q8_0 weights, quantized for every matmul of a prompt) has an AVX2 body that rounds exactly as
+ * the scalar one; the others are scalar.
  * Conversions mirror .NET's semantics: float → int conversions saturate (never undefined behaviour).
  */
 #include "cai_internal.h"
 
-/* roundf(v) saturated to int8, as C#'s (sbyte)MathF.Round(v, MidpointRounding.AwayFromZero) on .NET 9+. */
-static inline int8_t round_away_i8(float v)
+/* v rounded half to even (the default rounding mode), saturated to int8, as C#'s (sbyte)Math.Clamp(MathF.Round(v), −128, 127). */
+static inline int8_t round_even_i8(float v)
 {
-    float r = roundf(v);
+    float r = nearbyintf(v);
     if (!(r > -128.0f)) return r != r ? 0 : -128; /* NaN saturates to 0 */
     if (r > 127.0f) return 127;
     return (int8_t)r;
@@ -27,14 +30,10 @@ static inline float block_amax(const float* x)
 }
 
 #if CAI_X86 && defined(__AVX2__)
-/* Eight values × id rounded half away from zero, saturated to [−128, 127], NaN → 0: round_away_i8 lane by lane. */
-static inline __m256i round_away_i32x8(__m256 v)
+/* Eight values rounded half to even, saturated to [−128, 127], NaN → 0: round_even_i8 lane by lane. */
+static inline __m256i round_even_i32x8(__m256 v)
 {
-    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
-    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
-    __m256 frac = _mm256_andnot_ps(sign_bit, _mm256_sub_ps(v, t)); /* |v − trunc(v)|, exact */
-    __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f), _mm256_and_ps(v, sign_bit));
-    __m256 r = _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ), one));
+    __m256 r = _mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     r = _mm256_and_ps(r, _mm256_cmp_ps(v, v, _CMP_ORD_Q)); /* NaN → 0 */
     r = _mm256_min_ps(_mm256_max_ps(r, _mm256_set1_ps(-128.0f)), _mm256_set1_ps(127.0f));
     return _mm256_cvttps_epi32(r);
@@ -61,13 +60,13 @@ void cai_quantize_row_q8_0(const float* x, void* y, int n)
         __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
         h = _mm_max_ps(h, _mm_movehl_ps(h, h));
         h = _mm_max_ss(h, _mm_movehdup_ps(h));
-        float d = _mm_cvtss_f32(h) / 127;
-        float id = d != 0 ? 1.0f / d : 0.0f;
+        float amax = _mm_cvtss_f32(h), d = amax / 127;
+        float id = amax != 0 ? 127.0f / amax : 0.0f;
         uint16_t hd = cai_f32_to_f16(d);
         memcpy(out, &hd, 2);
         __m256 vid = _mm256_set1_ps(id);
-        __m256i q = pack_i8x32(round_away_i32x8(_mm256_mul_ps(v0, vid)), round_away_i32x8(_mm256_mul_ps(v1, vid)),
-                               round_away_i32x8(_mm256_mul_ps(v2, vid)), round_away_i32x8(_mm256_mul_ps(v3, vid)));
+        __m256i q = pack_i8x32(round_even_i32x8(_mm256_mul_ps(v0, vid)), round_even_i32x8(_mm256_mul_ps(v1, vid)),
+                               round_even_i32x8(_mm256_mul_ps(v2, vid)), round_even_i32x8(_mm256_mul_ps(v3, vid)));
         _mm256_storeu_si256((__m256i*)(out + 2), q);
     }
 }
@@ -76,11 +75,11 @@ void cai_quantize_row_q8_0(const float* x, void* y, int n)
 {
     uint8_t* out = y;
     for (int b = 0; b < n / QK; b++, x += QK, out += Q8_0_BYTES) {
-        float d = block_amax(x) / 127;
-        float id = d != 0 ? 1.0f / d : 0.0f;
+        float amax = block_amax(x), d = amax / 127;
+        float id = amax != 0 ? 127.0f / amax : 0.0f;
         uint16_t h = cai_f32_to_f16(d);
         memcpy(out, &h, 2);
-        for (int j = 0; j < QK; j++) out[2 + j] = (uint8_t)round_away_i8(x[j] * id);
+        for (int j = 0; j < QK; j++) out[2 + j] = (uint8_t)round_even_i8(x[j] * id);
     }
 }
 #endif
@@ -89,13 +88,13 @@ void cai_quantize_row_q8_1(const float* x, void* y, int n)
 {
     uint8_t* out = y;
     for (int b = 0; b < n / QK; b++, x += QK, out += Q8_1_BYTES) {
-        float d = block_amax(x) / 127;
-        float id = d != 0 ? 1.0f / d : 0.0f;
+        float amax = block_amax(x), d = amax / 127;
+        float id = amax != 0 ? 127.0f / amax : 0.0f;
         uint16_t h = cai_f32_to_f16(d);
         memcpy(out, &h, 2);
         int sum = 0;
         for (int j = 0; j < QK; j++) {
-            int8_t q = round_away_i8(x[j] * id);
+            int8_t q = round_even_i8(x[j] * id);
             out[4 + j] = (uint8_t)q;
             sum += q;
         }

@@ -150,7 +150,7 @@ internal sealed unsafe class MatMul : IParallelJob
         public void Execute(int start, int end)
         {
             for (int b = start; b < end; b++)
-                _format!.Quantize(new ReadOnlySpan<float>(_x + (long)b * _columns, _columns), new Span<byte>(_dst + b * _dstRowBytes, (int)_dstRowBytes));
+                _format!.QuantizeActivations(new ReadOnlySpan<float>(_x + (long)b * _columns, _columns), new Span<byte>(_dst + b * _dstRowBytes, (int)_dstRowBytes));
         }
     }
 }

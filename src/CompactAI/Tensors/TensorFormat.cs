@@ -45,6 +45,13 @@ internal abstract class TensorFormat
         throw new NotSupportedException($"Quantizing to {Type} is not supported.");
 
     /// <summary>
+    /// Encodes a row of activations (a whole number of blocks) as a matrix product's input, as llama.cpp's CPU backend
+    /// does before its integer dot products; for most formats that is <see cref="Quantize"/>, but Q8_0 and Q8_1 round as
+    /// llama.cpp's x86 kernels do, which is not its reference quantizer (see <c>LegacyBlocks.QuantizeQ8Activations</c>).
+    /// </summary>
+    internal virtual void QuantizeActivations(ReadOnlySpan<float> src, Span<byte> dst) => Quantize(src, dst);
+
+    /// <summary>
     /// Σ w[i]·a[i] over <paramref name="n"/> elements, where <paramref name="weights"/> is a row in this format and
     /// <paramref name="activations"/> the same-length row in <see cref="ActivationType"/>.
     /// </summary>

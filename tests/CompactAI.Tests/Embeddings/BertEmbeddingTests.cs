@@ -12,12 +12,15 @@ public sealed class BertEmbeddingTests(MiniLMFixture fixture) : IClassFixture<Mi
     private const double MinCosine = 0.9999;
 
     /// <summary>
-    /// Q8_0 reaches 0.99978–0.99992 per sentence, short of the 0.9999 goal. The spread is llama.cpp's own: its embeddings of
-    /// the same file with flash attention off differ from these goldens (flash attention on) by 0.99978–0.99992 too.
+    /// Q8_0 reaches 0.99984–0.99995 per sentence (mean and CLS pooling), short of the 0.9999 goal; it was 0.99978–0.99992
+    /// before the matmul inputs were quantized as llama.cpp's x86 kernels do and its blocks summed in its order (both now
+    /// bit for bit, see LlamaCppKernelTests). What is left is of the size of llama.cpp's own spread: its embeddings of the
+    /// same file with flash attention off differ from these goldens (flash attention on) by 0.99978–0.99992, so the
+    /// encoder's attention arithmetic (llama.cpp's tiled flash-attention kernel for a whole batch) is the next suspect.
     /// </summary>
-    private const double MinCosineQ8_0 = 0.9997;
+    private const double MinCosineQ8_0 = 0.9998;
 
-    /// <summary>Single token vectors of Q8_0 (pooling last, [SEP]; pooling none) agree less closely: 0.99930–0.99975.</summary>
+    /// <summary>Single token vectors of Q8_0 (pooling last, [SEP]; pooling none) agree less closely: 0.99940–0.99987.</summary>
     private const double MinCosineQ8_0Token = 0.999;
 
     private CompactModel Model => fixture.Model;

@@ -31,28 +31,30 @@ public sealed class LlamaCppDifferentialTests(OracleModels models, ITestOutputHe
           || name.StartsWith("tiny-gemma3", StringComparison.Ordinal) ? 1e-3 : 1e-4;
 
     /// <summary>
-    /// Files where our logits differ from llama.cpp's by more than the stated tolerances, with the largest relative
-    /// difference seen over the three prompts and the bound held (about twice that, so a change for the worse fails).
-    /// Greedy tokens agree on all of them. The deviation is ours: llama.cpp 0.18 (LLamaSharp) and the goldens' llama.cpp
-    /// (node-llama-cpp 3.22.1, ggml 0.25.1) agree with each other to ≤ 5e-7 on these very files. It is the same with the
-    /// managed and the native kernels (COMPACTAI_NATIVE=0), it moves every logit (a perturbation of the hidden state, not
-    /// of one row), depends on the prompt (Q4_1: 0 on one prompt, 9e-3 on another) and scales with the activation type's
-    /// step (F16 2⁻¹¹ → 4e-4, BF16 2⁻⁸ → 4e-3, Q8 1/254 → 1e-2): it looks like one matmul's input rounded or quantized
-    /// differently in some condition. Not explained yet.
+    /// Files where our logits differ from llama.cpp's by more than the stated tolerances on one prompt (or, for F16/BF16,
+    /// on most), with the largest relative difference seen over the three prompts and the bound held (about twice that, so
+    /// a change for the worse fails). Greedy tokens agree on all of them; on the other prompts these files agree to ≤ 5e-7
+    /// or exactly. The deviations are isolated flips, not drift: an activation that differs from llama.cpp's in its last
+    /// bit crosses a rounding boundary of the next matmul's input (one Q8 level, 1/254 of a block's largest value; one half
+    /// or bfloat16 step), and a random-weight model carries that one element to every logit. Three causes of such bits are
+    /// now llama.cpp's own arithmetic, each checked bit for bit against the kernels of the llama.cpp loaded here
+    /// (<see cref="LlamaCppKernelTests"/>): Q8_0/Q8_1 activations rounded as its x86 quantize_row_q8_0/_q8_1 (127/max,
+    /// halves to even; its reference quantizer, which we used, rounds halves away from zero), Q4_0/Q5_0/Q8_0 blocks summed
+    /// in one FMA chain as its vec_dot and tinyBLAS kernels, and attention scores in ggml_vec_dot_f16's order. That removed
+    /// TinyStories-656K-Q8_0 (was 1.3e-2), small-llama/Q8_0 (1.1e-2), small-llama/Q4_0 (8.5e-3) and tiny-gemma3/Q8_0
+    /// (9.2e-3) from this list; which prompt flips is a lottery over the remaining last-bit differences upstream (F32 ops
+    /// such as RoPE, norms and the F16 cache's round trips, not yet traced), so tiny-qwen3/Q8_0 and small-llama/Q5_1 now
+    /// flip on one prompt each, and F16/BF16 (whose every activation is rounded) on most.
     /// </summary>
     private static readonly Dictionary<string, (double Observed, double Bound)> KnownDeviations = new()
     {
-        ["TinyStories-656K-Q8_0"] = (1.3e-2, 2.5e-2),
         ["small-llama/F16"] = (4.0e-4, 1e-3),
         ["small-llama/BF16"] = (3.9e-3, 1e-2),
-        ["small-llama/Q8_0"] = (1.1e-2, 2.5e-2),
         ["small-llama/Q4_1"] = (8.7e-3, 2.5e-2),
-        // Since the Q4_0/Q5_0/Q8_0 tiles sum blocks in one fixed order for every batch shape (batch invariance), Q4_0
-        // shows the same prompt-dependent pattern (9e-8 on one prompt, 8.5e-3 on another); greedy tokens still agree.
-        ["small-llama/Q4_0"] = (8.5e-3, 2.5e-2),
+        ["small-llama/Q5_1"] = (7.8e-3, 2.5e-2),
         ["small-llama/Q2_K"] = (1.1e-2, 2.5e-2),
         ["small-llama/Q5_K_M"] = (1.4e-2, 2.5e-2),
-        ["tiny-gemma3/Q8_0"] = (9.2e-3, 2.5e-2),
+        ["tiny-qwen3/Q8_0"] = (5.6e-3, 1.5e-2),
     };
 
     public static TheoryData<string> Cases()

@@ -119,7 +119,7 @@ public sealed class NativeKernelTests
         {
             var expected = new byte[managed.RowBytes(x.Length)];
             var actual = new byte[expected.Length];
-            managed.Quantize(x, expected);
+            managed.QuantizeActivations(x, expected);
             ForEachIsa(_ =>
             {
                 fixed (float* px = x)

@@ -47,26 +47,16 @@ internal sealed unsafe class Q4_0Format() : TensorFormat(GgmlType.Q4_0)
         fixed (byte* pw0 = weights, pa0 = activations)
         {
             byte* pw = pw0, pa = pa0;
-            var acc0 = Vector256<float>.Zero;
-            var acc1 = Vector256<float>.Zero;
+            var acc = Vector256<float>.Zero;
             var eight = Vector256.Create((sbyte)8);
-            int nb = n / QK, b = 0;
-            for (; b + 2 <= nb; b += 2, pw += 2 * Bytes, pa += 2 * ActBytes)
+            // One FMA chain, block after block: llama.cpp's order (and the native tiles'), so the sums agree to the bit.
+            for (int b = 0; b < n / QK; b++, pw += Bytes, pa += ActBytes)
             {
-                var w0 = Avx2.Subtract(Int8Dot.Nibbles16(pw + 2).AsSByte(), eight);
-                var w1 = Avx2.Subtract(Int8Dot.Nibbles16(pw + Bytes + 2).AsSByte(), eight);
-                var s0 = Int8Dot.MulSum(w0, Avx.LoadVector256((sbyte*)pa + 2));
-                var s1 = Int8Dot.MulSum(w1, Avx.LoadVector256((sbyte*)pa + ActBytes + 2));
-                acc0 = Int8Dot.MulAdd(s0, Fp16.Read(pw) * Fp16.Read(pa), acc0);
-                acc1 = Int8Dot.MulAdd(s1, Fp16.Read(pw + Bytes) * Fp16.Read(pa + ActBytes), acc1);
+                var w = Avx2.Subtract(Int8Dot.Nibbles16(pw + 2).AsSByte(), eight);
+                var s = Int8Dot.MulSum(w, Avx.LoadVector256((sbyte*)pa + 2));
+                acc = Int8Dot.MulAdd(s, Fp16.Read(pw) * Fp16.Read(pa), acc);
             }
-            if (b < nb)
-            {
-                var w0 = Avx2.Subtract(Int8Dot.Nibbles16(pw + 2).AsSByte(), eight);
-                var s0 = Int8Dot.MulSum(w0, Avx.LoadVector256((sbyte*)pa + 2));
-                acc0 = Int8Dot.MulAdd(s0, Fp16.Read(pw) * Fp16.Read(pa), acc0);
-            }
-            return Int8Dot.Sum(acc0 + acc1);
+            return Int8Dot.Sum(acc);
         }
     }
 

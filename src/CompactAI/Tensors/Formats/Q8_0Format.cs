@@ -10,7 +10,8 @@ namespace CompactAI.Tensors.Formats;
 /// <remarks>
 /// Quantize (ggml's <c>quantize_row_q8_0_ref</c>): d = max|x| / 127, q = round(x / d) with halves away from zero
 /// (C <c>roundf</c>), computed as x·(1/d) in float.
-/// Dot against Q8_0 activations: Σ_blocks d_w·d_a·Σ q_w·q_a, the inner sum exact in int32.
+/// Dot against Q8_0 activations: Σ_blocks d_w·d_a·Σ q_w·q_a, the inner sum exact in int32, the blocks summed in one
+/// FMA chain over eight lanes as llama.cpp's AVX2 kernels do.
 /// </remarks>
 internal sealed unsafe class Q8_0Format() : TensorFormat(GgmlType.Q8_0)
 {
@@ -41,6 +42,36 @@ internal sealed unsafe class Q8_0Format() : TensorFormat(GgmlType.Q8_0)
         }
     }
 
+    /// <summary>As llama.cpp's x86 CPU backend quantizes a matmul's input (127/max, halves to even; see <c>LegacyBlocks.QuantizeQ8Activations</c>).</summary>
+    internal override void QuantizeActivations(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        if (!Int8Dot.IsAvx2)
+        {
+            QuantizeActivationsPortable(src, dst);
+            return;
+        }
+        fixed (float* px = src)
+        fixed (byte* py = dst)
+        {
+            for (int b = 0; b < src.Length / QK; b++)
+            {
+                float* x = px + b * QK;
+                byte* block = py + b * Bytes;
+                *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)LegacyBlocks.QuantizeQ8Activations(x, block + 2, out _));
+            }
+        }
+    }
+
+    /// <summary>The scalar activation quantizer, the reference the vector and native ones are tested against.</summary>
+    internal static void QuantizeActivationsPortable(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        for (int b = 0; b < src.Length / QK; b++)
+        {
+            var block = dst.Slice(b * Bytes, Bytes);
+            Fp16.Write(block, LegacyBlocks.QuantizeQ8Activations(src.Slice(b * QK, QK), block[2..], out _));
+        }
+    }
+
     /// <summary>The scalar quantizer, the reference the vector one is tested against.</summary>
     internal static void QuantizePortable(ReadOnlySpan<float> src, Span<byte> dst)
     {
@@ -57,23 +88,14 @@ internal sealed unsafe class Q8_0Format() : TensorFormat(GgmlType.Q8_0)
         fixed (byte* pw0 = weights, pa0 = activations)
         {
             byte* pw = pw0, pa = pa0;
-            var acc0 = Vector256<float>.Zero;
-            var acc1 = Vector256<float>.Zero;
-            int nb = n / QK, b = 0;
-            // Two independent accumulators hide the FMA latency.
-            for (; b + 2 <= nb; b += 2, pw += 2 * Bytes, pa += 2 * Bytes)
+            var acc = Vector256<float>.Zero;
+            // One FMA chain, block after block: llama.cpp's order (and the native tiles'), so the sums agree to the bit.
+            for (int b = 0; b < n / QK; b++, pw += Bytes, pa += Bytes)
             {
-                var s0 = Int8Dot.MulSum(Avx.LoadVector256((sbyte*)pw + 2), Avx.LoadVector256((sbyte*)pa + 2));
-                var s1 = Int8Dot.MulSum(Avx.LoadVector256((sbyte*)pw + Bytes + 2), Avx.LoadVector256((sbyte*)pa + Bytes + 2));
-                acc0 = Int8Dot.MulAdd(s0, Fp16.Read(pw) * Fp16.Read(pa), acc0);
-                acc1 = Int8Dot.MulAdd(s1, Fp16.Read(pw + Bytes) * Fp16.Read(pa + Bytes), acc1);
+                var s = Int8Dot.MulSum(Avx.LoadVector256((sbyte*)pw + 2), Avx.LoadVector256((sbyte*)pa + 2));
+                acc = Int8Dot.MulAdd(s, Fp16.Read(pw) * Fp16.Read(pa), acc);
             }
-            if (b < nb)
-            {
-                var s0 = Int8Dot.MulSum(Avx.LoadVector256((sbyte*)pw + 2), Avx.LoadVector256((sbyte*)pa + 2));
-                acc0 = Int8Dot.MulAdd(s0, Fp16.Read(pw) * Fp16.Read(pa), acc0);
-            }
-            return Int8Dot.Sum(acc0 + acc1);
+            return Int8Dot.Sum(acc);
         }
     }
 

@@ -42,6 +42,40 @@ internal sealed unsafe class Q8_1Format() : TensorFormat(GgmlType.Q8_1)
         }
     }
 
+    /// <summary>As llama.cpp's x86 CPU backend quantizes a matmul's input (127/max, halves to even; see <c>LegacyBlocks.QuantizeQ8Activations</c>).</summary>
+    internal override void QuantizeActivations(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        if (!Int8Dot.IsAvx2)
+        {
+            QuantizeActivationsPortable(src, dst);
+            return;
+        }
+        fixed (float* px = src)
+        fixed (byte* py = dst)
+        {
+            for (int b = 0; b < src.Length / QK; b++)
+            {
+                float* x = px + b * QK;
+                byte* block = py + b * Bytes;
+                float d = LegacyBlocks.QuantizeQ8Activations(x, block + 4, out int sum);
+                *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)d);
+                *(ushort*)(block + 2) = BitConverter.HalfToUInt16Bits((Half)(sum * d));
+            }
+        }
+    }
+
+    /// <summary>The scalar activation quantizer, the reference the vector and native ones are tested against.</summary>
+    internal static void QuantizeActivationsPortable(ReadOnlySpan<float> src, Span<byte> dst)
+    {
+        for (int b = 0; b < src.Length / QK; b++)
+        {
+            var block = dst.Slice(b * Bytes, Bytes);
+            float d = LegacyBlocks.QuantizeQ8Activations(src.Slice(b * QK, QK), block[4..], out int sum);
+            Fp16.Write(block, d);
+            Fp16.Write(block[2..], sum * d);
+        }
+    }
+
     /// <summary>The scalar quantizer, the reference the vector one is tested against.</summary>
     internal static void QuantizePortable(ReadOnlySpan<float> src, Span<byte> dst)
     {

@@ -3,7 +3,7 @@ namespace CompactAI.Tensors.Native;
 /// <summary>
 /// A managed format with its hot paths moved to the native library: <see cref="Dot"/> (and, through
 /// <see cref="TensorFormat.NativeTypeId"/>, whole row ranges in <see cref="MatMul"/>) and, for the activation formats,
-/// <see cref="Quantize"/>. Dequantization and everything else stay with the wrapped managed format, so results match it
+/// <see cref="QuantizeActivations"/>. Dequantization and everything else stay with the wrapped managed format, so results match it
 /// (integer sums exactly; float scale products up to summation order).
 /// </summary>
 internal sealed unsafe class NativeTensorFormat : TensorFormat
@@ -47,11 +47,14 @@ internal sealed unsafe class NativeTensorFormat : TensorFormat
 
     public override void Dequantize(ReadOnlySpan<byte> src, Span<float> dst) => Managed.Dequantize(src, dst);
 
-    public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
+    /// <summary>The reference quantizer (weights): the managed one, as the native Q8_0/Q8_1 quantizers round as activations.</summary>
+    public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst) => Managed.Quantize(src, dst);
+
+    internal override void QuantizeActivations(ReadOnlySpan<float> src, Span<byte> dst)
     {
         if (!_nativeQuantize)
         {
-            Managed.Quantize(src, dst);
+            Managed.QuantizeActivations(src, dst);
             return;
         }
         int n = src.Length / BlockSize * BlockSize;
