@@ -10,7 +10,7 @@ namespace CompactAI.Tests.Cli;
 /// </summary>
 public sealed class CliParserTests
 {
-    private static readonly string[] s_commands = ["generate", "chat", "tokenize", "inspect", "bench", "quantize", "confidence", "calibrate", "synth"];
+    private static readonly string[] s_commands = ["generate", "chat", "tokenize", "inspect", "bench", "quantize", "confidence", "calibrate", "synth", "merge-lora"];
 
     /// <summary>The commands that load a model, with the other options each one requires.</summary>
     public static TheoryData<string, string[]> ModelCommands => new()

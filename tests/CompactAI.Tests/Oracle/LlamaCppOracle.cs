@@ -132,21 +132,30 @@ internal sealed partial class LlamaCppOracle : IDisposable
     public void Dispose() => _weights.Dispose();
 
     /// <summary>
-    /// Captures the native library's load log and loads it; idempotent. Anything else in the test process that calls LLamaSharp
-    /// (the CompactAI.LLamaSharp backend's tests) calls this first, since the log callback can only be set before the first load.
+    /// Sets the log callback that captures the native library's load lines, when the test assembly loads: the callback can
+    /// only be set before LLamaSharp's first native call, and code under test (the CompactAI.LLamaSharp backend, which
+    /// <see cref="ComputeBackend.Auto"/> may pick for a file our engine refuses) can make that call before any oracle test runs.
     /// </summary>
+#pragma warning disable CA2255 // a module initializer in a test assembly: it must run before any test touches LLamaSharp
+    [System.Runtime.CompilerServices.ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void CaptureLoadLog()
+    {
+        // Keeps only the library-selection lines (llama.cpp's own log is verbose). Nothing native is loaded here.
+        NativeLibraryConfig.All.WithLogCallback((level, message) =>
+        {
+            if (message.Contains("Successfully loaded", StringComparison.Ordinal) || message.Contains("AvxLevel", StringComparison.Ordinal))
+                lock (s_gate) s_loadLog.Add(message.TrimEnd());
+        });
+    }
+
+    /// <summary>Loads the native library (its load log was captured since the assembly loaded); idempotent.</summary>
     internal static void Configure()
     {
         lock (s_gate)
         {
             if (s_configured) return;
             s_configured = true;
-            // Must run before the first native call; keeps only the library-selection lines (llama.cpp's own log is verbose).
-            NativeLibraryConfig.All.WithLogCallback((level, message) =>
-            {
-                if (message.Contains("Successfully loaded", StringComparison.Ordinal) || message.Contains("AvxLevel", StringComparison.Ordinal))
-                    lock (s_gate) s_loadLog.Add(message.TrimEnd());
-            });
             // Force the load now, so that LoadLog is complete before any model is opened.
             NativeApi.llama_empty_call();
         }
