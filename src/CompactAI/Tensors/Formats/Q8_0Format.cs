@@ -25,31 +25,20 @@ internal sealed unsafe class Q8_0Format() : TensorFormat(GgmlType.Q8_0)
 
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
-        if (!Int8Dot.IsAvx2)
-        {
-            QuantizePortable(src, dst);
-            return;
-        }
-        fixed (float* px = src)
-        fixed (byte* py = dst)
-        {
-            for (int b = 0; b < src.Length / QK; b++)
-            {
-                float* x = px + b * QK;
-                byte* block = py + b * Bytes;
-                *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)LegacyBlocks.QuantizeQ8(x, block + 2, out _));
-            }
-        }
+        if (Int8Dot.IsAvx2) QuantizeVector(src, dst, activations: false);
+        else QuantizePortable(src, dst);
     }
 
     /// <summary>As llama.cpp's x86 CPU backend quantizes a matmul's input (127/max, halves to even; see <c>LegacyBlocks.QuantizeQ8Activations</c>).</summary>
     internal override void QuantizeActivations(ReadOnlySpan<float> src, Span<byte> dst)
     {
-        if (!Int8Dot.IsAvx2)
-        {
-            QuantizeActivationsPortable(src, dst);
-            return;
-        }
+        if (Int8Dot.IsAvx2) QuantizeVector(src, dst, activations: true);
+        else QuantizeActivationsPortable(src, dst);
+    }
+
+    // The vector block loop of both quantizers: the weight one (llama.cpp's reference rounding) or the activation one.
+    private static void QuantizeVector(ReadOnlySpan<float> src, Span<byte> dst, bool activations)
+    {
         fixed (float* px = src)
         fixed (byte* py = dst)
         {
@@ -57,7 +46,10 @@ internal sealed unsafe class Q8_0Format() : TensorFormat(GgmlType.Q8_0)
             {
                 float* x = px + b * QK;
                 byte* block = py + b * Bytes;
-                *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)LegacyBlocks.QuantizeQ8Activations(x, block + 2, out _));
+                float d = activations
+                    ? LegacyBlocks.QuantizeQ8Activations(x, block + 2, out _)
+                    : LegacyBlocks.QuantizeQ8(x, block + 2, out _);
+                *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)d);
             }
         }
     }

@@ -23,33 +23,20 @@ internal sealed unsafe class Q8_1Format() : TensorFormat(GgmlType.Q8_1)
 
     public override void Quantize(ReadOnlySpan<float> src, Span<byte> dst)
     {
-        if (!Int8Dot.IsAvx2)
-        {
-            QuantizePortable(src, dst);
-            return;
-        }
-        fixed (float* px = src)
-        fixed (byte* py = dst)
-        {
-            for (int b = 0; b < src.Length / QK; b++)
-            {
-                float* x = px + b * QK;
-                byte* block = py + b * Bytes;
-                float d = LegacyBlocks.QuantizeQ8(x, block + 4, out int sum);
-                *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)d);
-                *(ushort*)(block + 2) = BitConverter.HalfToUInt16Bits((Half)(sum * d));
-            }
-        }
+        if (Int8Dot.IsAvx2) QuantizeVector(src, dst, activations: false);
+        else QuantizePortable(src, dst);
     }
 
     /// <summary>As llama.cpp's x86 CPU backend quantizes a matmul's input (127/max, halves to even; see <c>LegacyBlocks.QuantizeQ8Activations</c>).</summary>
     internal override void QuantizeActivations(ReadOnlySpan<float> src, Span<byte> dst)
     {
-        if (!Int8Dot.IsAvx2)
-        {
-            QuantizeActivationsPortable(src, dst);
-            return;
-        }
+        if (Int8Dot.IsAvx2) QuantizeVector(src, dst, activations: true);
+        else QuantizeActivationsPortable(src, dst);
+    }
+
+    // The vector block loop of both quantizers: the weight one (llama.cpp's reference rounding) or the activation one.
+    private static void QuantizeVector(ReadOnlySpan<float> src, Span<byte> dst, bool activations)
+    {
         fixed (float* px = src)
         fixed (byte* py = dst)
         {
@@ -57,7 +44,9 @@ internal sealed unsafe class Q8_1Format() : TensorFormat(GgmlType.Q8_1)
             {
                 float* x = px + b * QK;
                 byte* block = py + b * Bytes;
-                float d = LegacyBlocks.QuantizeQ8Activations(x, block + 4, out int sum);
+                float d = activations
+                    ? LegacyBlocks.QuantizeQ8Activations(x, block + 4, out int sum)
+                    : LegacyBlocks.QuantizeQ8(x, block + 4, out sum);
                 *(ushort*)block = BitConverter.HalfToUInt16Bits((Half)d);
                 *(ushort*)(block + 2) = BitConverter.HalfToUInt16Bits((Half)(sum * d));
             }
